@@ -1,0 +1,3 @@
+from crossway.cli import main
+
+main()

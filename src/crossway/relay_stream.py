@@ -1,0 +1,263 @@
+"""Streaming half of the relay: upstream SSE in, client SSE out.
+
+Two pumps share one loop: the translated pump decodes upstream events into the canonical
+model and re-encodes them in the client's dialect; the fast path (same dialect both sides)
+forwards frames as they came, parsing only the frames accounting needs. Both respond to the
+client only when the first frame is ready, stop at the upstream's terminal event (dropping
+Zen's trailing cost frames, spec A8), and end a broken upstream stream with an error event,
+never a fake success (spec B3.8).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from crossway import ir
+from crossway.dialects import registry
+from crossway.dialects.sse import SSEEvent, SSEParser, frame
+from crossway.errors import CrosswayError, UpstreamError, UpstreamTimeout
+
+if TYPE_CHECKING:
+    from crossway.relay import Exchange
+    from crossway.routing.plan import Target
+
+SSE_HEADERS = {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no",
+}
+
+
+class _ClientGone(Exception):
+    pass
+
+
+class _Translated:
+    def __init__(self, ex: Exchange, t: Target) -> None:
+        self.decoder = registry.codec(t.dialect).StreamDecoder()
+        self.encoder = registry.codec(ex.client_dialect).StreamEncoder(
+            ex.plan.requested, include_usage=ex.include_usage)
+        self.ex = ex
+
+    @property
+    def done(self) -> bool:
+        return self.decoder.done
+
+    def feed(self, events: list[SSEEvent]) -> bytes:
+        out = []
+        for ev in events:
+            for item in self.decoder.feed(ev):
+                self._account(item)
+                out.append(self.encoder.encode(item))
+            if self.decoder.done:
+                break
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        out = []
+        for item in self.decoder.finish():
+            self._account(item)
+            out.append(self.encoder.encode(item))
+        return b"".join(out)
+
+    def fail(self, message: str, status: int) -> bytes:
+        self.ex.record.outcome = "upstream_error_mid_stream"
+        return self.encoder.encode(ir.StreamError(message, status=status))
+
+    def _account(self, item: ir.StreamEvent) -> None:
+        if isinstance(item, ir.MessageEnd):
+            self.ex.record.usage = item.usage
+        elif isinstance(item, ir.StreamError):
+            self.ex.record.outcome = "upstream_error_mid_stream"
+            self.ex.record.error = item.message
+
+
+class _Passthrough:
+    """Same dialect: forward frames; look inside only the frames carrying usage or ending
+    the stream."""
+
+    def __init__(self, ex: Exchange, t: Target) -> None:
+        self.ex = ex
+        self.openai = t.dialect == "openai_chat"
+        self.done = False
+        self.usage: dict[str, Any] = {}
+        # Chunks name the upstream's bare id; clients get back the model string they sent.
+        # A byte replacement, not a parse and re-dump of every chunk.
+        self.renames: tuple[tuple[bytes, bytes], ...] = ()
+        if ex.plan.requested != t.model.id:
+            old, new = orjson.dumps(t.model.id), orjson.dumps(ex.plan.requested)
+            self.renames = ((b'"model":' + old, b'"model":' + new),
+                            (b'"model": ' + old, b'"model": ' + new))
+
+    def feed(self, events: list[SSEEvent]) -> bytes:
+        out = []
+        for ev in events:
+            piece = self._openai(ev) if self.openai else self._anthropic(ev)
+            if piece:
+                out.append(piece)
+            if self.done:
+                break
+        return b"".join(out)
+
+    def _openai(self, ev: SSEEvent) -> bytes:
+        data = ev.data
+        if data == b"[DONE]":
+            self.done = True
+            return b"data: [DONE]\n\n"
+        if data.startswith(b'{"error"'):
+            self.done = True
+            self._note_error(data)
+            return ev.raw + b"\n\n"
+        if b'"usage":{' in data or b'"usage": {' in data:
+            chunk = _loads(data)
+            if isinstance(chunk, dict):
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    self.usage = usage
+                    self.ex.record.usage = _openai_usage(usage)
+                if not self.ex.include_usage and not chunk.get("choices"):
+                    return b""  # we asked for usage; the client did not
+        raw = ev.raw
+        for old, new in self.renames:
+            raw = raw.replace(old, new)
+        return raw + b"\n\n"
+
+    def _anthropic(self, ev: SSEEvent) -> bytes:
+        kind = ev.event
+        if kind is None or kind in ("message_start", "message_delta"):
+            obj = _loads(ev.data)
+            if not isinstance(obj, dict):
+                return ev.raw + b"\n\n"
+            kind = str(obj.get("type", kind))
+            if kind == "message_start" and isinstance(obj.get("message"), dict):
+                msg = obj["message"]
+                msg["model"] = self.ex.plan.requested
+                self._merge_usage(msg.get("usage"))
+                return frame(orjson.dumps(obj), "message_start")
+            if kind == "message_delta":
+                self._merge_usage(obj.get("usage"))
+            if ev.event is None:  # Anthropic clients need `event:` lines (spec B0)
+                return frame(ev.data, kind)
+        if kind == "message_stop":
+            self.done = True
+        elif kind == "error":
+            self.done = True
+            self._note_error(ev.data)
+        return ev.raw + b"\n\n"
+
+    def _merge_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            self.usage.update({k: v for k, v in usage.items() if v is not None})
+            u = self.usage
+            self.ex.record.usage = ir.Usage(
+                input_tokens=_int(u.get("input_tokens")),
+                output_tokens=_int(u.get("output_tokens")),
+                cache_read_tokens=_int(u.get("cache_read_input_tokens")),
+                cache_creation_tokens=_int(u.get("cache_creation_input_tokens")),
+            )
+
+    def _note_error(self, data: bytes) -> None:
+        self.ex.record.outcome = "upstream_error_mid_stream"
+        self.ex.record.error = data[:300].decode("utf-8", "replace")
+
+    def finish(self) -> bytes:
+        if self.done:
+            return b""
+        return self.fail("upstream stream ended before its terminal event", 502)
+
+    def fail(self, message: str, status: int) -> bytes:
+        self.done = True
+        self.ex.record.outcome = "upstream_error_mid_stream"
+        self.ex.record.error = message
+        if self.openai:
+            err = {"error": {"message": message, "type": "server_error", "code": None}}
+            return frame(orjson.dumps(err))
+        body = {"type": "error", "error": {"type": "api_error", "message": message}}
+        return frame(orjson.dumps(body), "error")
+
+
+async def pump_stream(
+    request: web.Request,
+    ex: Exchange,
+    t: Target,
+    resp: aiohttp.ClientResponse,
+    *,
+    fast: bool,
+) -> web.StreamResponse:
+    ctype = resp.headers.get("content-type", "")
+    if "text/event-stream" not in ctype:
+        raise UpstreamError(
+            f"{t.instance.name} answered a streaming request with content-type "
+            f"{ctype or 'none'} instead of text/event-stream")
+    pump: _Translated | _Passthrough = _Passthrough(ex, t) if fast else _Translated(ex, t)
+    parser = SSEParser()
+    out = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    committed = False
+
+    async def send(data: bytes) -> None:
+        nonlocal committed
+        if not data:
+            return
+        try:
+            if not committed:
+                await out.prepare(request)
+                committed = True
+                ex.record.mark_first_byte()
+            await out.write(data)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError) as exc:
+            raise _ClientGone from exc
+
+    try:
+        try:
+            async for chunk in resp.content.iter_any():
+                await send(pump.feed(parser.feed(chunk)))
+                if pump.done:
+                    break
+            else:
+                await send(pump.feed(parser.flush()))
+                await send(pump.finish())
+        except TimeoutError:
+            if not committed:
+                raise UpstreamTimeout(f"{t.instance.name} sent no data for too long") from None
+            await send(pump.fail(f"{t.instance.name} went silent mid-stream (read timeout)", 504))
+        except aiohttp.ClientError as exc:
+            if not committed:
+                raise UpstreamError(f"{t.instance.name} stream failed: {exc}") from exc
+            await send(pump.fail(f"{t.instance.name} connection dropped mid-stream", 502))
+    except _ClientGone:
+        ex.record.outcome = "client_closed"
+        return out
+    if not committed:
+        # The upstream closed without a single frame: say so as a real HTTP error.
+        raise UpstreamError(f"{t.instance.name} closed the stream without sending anything")
+    await out.write_eof()
+    return out
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _int(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def _openai_usage(u: dict[str, Any]) -> ir.Usage:
+    details = u.get("prompt_tokens_details")
+    cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cached = cached or _int(u.get("cached_tokens")) or _int(u.get("prompt_cache_hit_tokens"))
+    return ir.Usage(
+        input_tokens=max(0, _int(u.get("prompt_tokens")) - cached),
+        output_tokens=_int(u.get("completion_tokens")),
+        cache_read_tokens=cached,
+    )
+
+
+__all__ = ["CrosswayError", "pump_stream"]

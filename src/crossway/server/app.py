@@ -1,0 +1,103 @@
+"""The aiohttp application: routes, the auth and error middleware, start-up and shutdown."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from crossway.config.settings import Settings
+from crossway.errors import CrosswayError, NotFound
+from crossway.observability.records import RequestRecord
+from crossway.providers import build_provider
+from crossway.relay import Relay
+from crossway.routing.plan import Router
+from crossway.server import auth
+from crossway.server.errors import dialect_for_path, error_response
+from crossway.server.routes import completions, count_tokens, health, models
+from crossway.server.state import STATE, AppState
+from crossway.transport.http import create_session
+
+log = logging.getLogger("crossway")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Auth, error rendering in the client's dialect, and the per-request record."""
+    state = request.app[STATE]
+    dialect = dialect_for_path(request.path, "anthropic-version" in request.headers)
+    record = RequestRecord("req_" + secrets.token_hex(8), request.method, request.path,
+                           dialect)
+    request["record"] = record
+    response: web.StreamResponse
+    try:
+        if state.api_keys and request.path not in auth.OPEN_PATHS:
+            auth.check(request.headers, state.api_keys)
+        response = await handler(request)
+    except CrosswayError as err:
+        record.outcome, record.error = "error", err.message
+        response = error_response(err, dialect)
+    except web.HTTPNotFound:
+        response = error_response(
+            NotFound(f"no route for {request.method} {request.path}"), dialect)
+    except web.HTTPMethodNotAllowed as exc:
+        err405 = CrosswayError(f"{request.method} is not allowed on {request.path}",
+                               status=405)
+        response = error_response(err405, dialect)
+        response.headers["allow"] = ",".join(sorted(exc.allowed_methods))
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        # A bug of ours: log it with its traceback, tell the client no internals.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        record.outcome, record.error = "error", type(exc).__name__
+        response = error_response(
+            CrosswayError(f"internal error in crossway ({type(exc).__name__}); see the "
+                          f"gateway log for {record.request_id}"), dialect)
+    record.status = response.status
+    if not response.prepared:
+        response.headers["x-request-id"] = record.request_id
+    if request.path not in auth.OPEN_PATHS:
+        record.log()
+    return response
+
+
+def create_app(settings: Settings) -> web.Application:
+    providers = [build_provider(b) for b in settings.backends]
+    state = AppState(
+        settings=settings,
+        router=Router(providers),
+        api_keys=tuple(k.encode() for k in settings.api_keys),
+    )
+    # The body limit is enforced (with a dialect-shaped 413) in server/body.py; aiohttp's
+    # own limit equals it and is translated there too.
+    app = web.Application(middlewares=[edge], client_max_size=settings.max_body_bytes)
+    app[STATE] = state
+
+    for prefix in ("", "/anthropic"):
+        app.router.add_post(prefix + "/v1/messages", completions.messages)
+        app.router.add_post(prefix + "/v1/messages/count_tokens", count_tokens.count_tokens)
+    app.router.add_post("/v1/chat/completions", completions.chat_completions)
+    app.router.add_post("/chat/completions", completions.chat_completions)
+    app.router.add_get("/v1/models", models.list_models)
+    app.router.add_get("/anthropic/v1/models", models.list_models)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_route("HEAD", "/", health.hello)
+    app.router.add_get("/", health.hello, allow_head=False)
+    app.router.add_route("HEAD", "/api/hello", health.hello)
+    app.router.add_post("/api/event_logging/{tail:.*}", health.event_logging)
+
+    async def start(app: web.Application) -> None:
+        state.relay = Relay(create_session(settings))
+
+    async def stop(app: web.Application) -> None:
+        if state.relay is not None:
+            await state.relay.session.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app

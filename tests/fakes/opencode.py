@@ -1,0 +1,463 @@
+"""A fake OpenCode Zen / OpenCode Go upstream: a real aiohttp HTTP server on 127.0.0.1.
+
+It enforces the rules the real service (and the providers behind it) enforce, so a gateway
+bug fails a test instead of passing against a lenient mock. See spec A1/A2/A4/A6/A8/A10.
+
+    with FakeOpenCode(tier="go", keys=("sk-test-go",)) as fake:
+        fake.script(Reply(text="hi"), Reply(tool_calls=[ToolCallSpec("bash", {"cmd": "ls"})]))
+        ... point the gateway at fake.base_url ...
+        assert fake.completions()[0].headers["x-opencode-session"]
+
+Order of checks on POST chat/completions | messages | responses:
+    auth (401 AuthError) -> x-opencode-session on go (400 MissingSessionID) -> body is a JSON
+    object with a string `model` (400) -> model served on this route (401 ModelError) ->
+    route body rules (400 invalid_request_error, provider-prefixed) -> the next scripted Reply
+    (only requests passing every check consume one) -> Reply.delay -> Reply.error or the answer.
+
+Deliberately independent of crossway: never import it here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from tests.fakes.opencode_rules import (
+    Bad,
+    Reject,
+    check_chat,
+    check_messages,
+    check_responses,
+    echo_text,
+)
+from tests.fakes.opencode_wire import (
+    FAKE_COST,
+    FakeUsage,
+    Reply,
+    StreamPlan,
+    ToolCallSpec,
+    Turn,
+    chat_completion,
+    chat_stream,
+    messages_message,
+    messages_stream,
+    resolve_turn,
+    responses_object,
+    responses_stream,
+)
+
+__all__ = [
+    "CATALOG",
+    "FAKE_COST",
+    "MISSING_SESSION_MESSAGE",
+    "PREFIXES",
+    "FakeOpenCode",
+    "FakeUsage",
+    "Recorded",
+    "Reply",
+    "ToolCallSpec",
+]
+
+# tier -> route -> model ids (a model is served on exactly one route per tier)
+CATALOG: dict[str, dict[str, tuple[str, ...]]] = {
+    "go": {
+        "chat/completions": (
+            "glm-5.1",
+            "glm-5",
+            "glm-5.2",
+            "kimi-k2.6",
+            "kimi-k3",
+            "deepseek-v4-pro",
+            "deepseek-v4-flash",
+            "mimo-v2.5-pro",
+        ),
+        "messages": ("minimax-m2.7", "minimax-m2.5", "qwen3.7-max"),
+        "responses": ("grok-4.5", "gpt-5.6-luna"),
+    },
+    "zen": {
+        "chat/completions": (
+            "glm-5.1",
+            "kimi-k2.6",
+            "minimax-m2.7",
+            "deepseek-v4-flash",
+            "grok-4.5",
+        ),
+        "messages": ("claude-sonnet-4-6", "claude-haiku-4-5", "qwen3.7-max"),
+        "responses": ("gpt-5.5",),
+    },
+}
+
+PREFIXES = {"go": "/zen/go/v1", "zen": "/zen/v1"}
+
+MISSING_SESSION_MESSAGE = (
+    "Error from provider (Console Go): Request is missing x-opencode-session and cannot be "
+    "routed efficiently. Please see https://opencode.ai/docs/go/#where-can-i-use-it"
+)
+
+COMPLETION_ROUTES = ("chat/completions", "messages", "responses")
+_ROUTE_KIND = {"chat/completions": "chat", "messages": "messages", "responses": "responses"}
+
+NOT_FOUND_HTML = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Not Found | '
+    "opencode</title></head><body><main><h1>404</h1><p>Page not found</p></main></body></html>"
+)
+
+
+@dataclass
+class Recorded:
+    """One request the fake received, and the status it answered."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    json: Any  # parsed body, None when absent / not JSON
+    body: bytes = b""
+    status: int | None = None
+    route: str | None = None  # "chat/completions" | "messages" | "responses" | "models" | None
+
+    @property
+    def model(self) -> str | None:
+        model = self.json.get("model") if isinstance(self.json, dict) else None
+        return model if isinstance(model, str) else None
+
+
+@dataclass
+class _State:
+    script: deque[Reply] = field(default_factory=deque)
+    requests: list[Recorded] = field(default_factory=list)
+    session_ids: list[str] = field(default_factory=list)
+    signatures: dict[str, str] = field(default_factory=dict)  # minted signature -> thinking
+    sig_counter: int = 0
+
+
+class FakeOpenCode:
+    """Fake OpenCode Zen/Go upstream running in a background thread with its own loop."""
+
+    def __init__(self, tier: str = "go", keys: tuple[str, ...] = ("sk-test-key",)) -> None:
+        if tier not in CATALOG:
+            raise ValueError(f"tier must be 'go' or 'zen', not {tier!r}")
+        self.tier = tier
+        self.keys = tuple(keys)
+        self.prefix = PREFIXES[tier]
+        self.catalog = CATALOG[tier]
+        self.port = 0
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._startup_error: BaseException | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def base_url(self) -> str:
+        if not self.port:
+            raise RuntimeError("FakeOpenCode is not started")
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def script(self, *replies: Reply) -> FakeOpenCode:
+        with self._lock:
+            self._state.script.extend(replies)
+        return self
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not consumed yet."""
+        with self._lock:
+            return len(self._state.script)
+
+    @property
+    def requests(self) -> list[Recorded]:
+        with self._lock:
+            return list(self._state.requests)
+
+    def completions(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method == "POST" and r.route in COMPLETION_ROUTES]
+
+    @property
+    def session_ids(self) -> list[str]:
+        """x-opencode-session values of completion requests, in arrival order."""
+        with self._lock:
+            return list(self._state.session_ids)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._state.script.clear()
+            self._state.requests.clear()
+            self._state.session_ids.clear()
+
+    def route_of(self, model: str) -> str | None:
+        for route, models in self.catalog.items():
+            if model in models:
+                return route
+        return None
+
+    def start(self) -> FakeOpenCode:
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name=f"fake-opencode-{self.tier}", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake OpenCode did not start within 10 s")
+        if self._startup_error is not None:
+            raise RuntimeError("fake OpenCode failed to start") from self._startup_error
+        return self
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if self._runner is not None and loop.is_running():
+            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
+            with contextlib.suppress(Exception):
+                fut.result(timeout=5)
+        if loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        self._thread = None
+        self._loop = None
+        self._runner = None
+
+    def __enter__(self) -> FakeOpenCode:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ server plumbing
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # report to start()
+            self._startup_error = exc
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        parsed: Any = None
+        if raw:
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+        rec = Recorded(
+            method=request.method,
+            path=request.path,
+            query=dict(parse_qsl(request.query_string, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            json=parsed,
+            body=raw,
+        )
+        with self._lock:
+            self._state.requests.append(rec)
+        sub = (
+            request.path[len(self.prefix) + 1 :]
+            if request.path.startswith(self.prefix + "/")
+            else None
+        )
+        if request.method == "POST" and sub in COMPLETION_ROUTES:
+            rec.route = sub
+            return await self._completion(request, rec, sub)
+        if request.method == "GET" and sub == "models":
+            rec.route = sub
+            return self._answer(rec, web.json_response(self._models_body()))
+        html = web.Response(status=404, text=NOT_FOUND_HTML, content_type="text/html")
+        return self._answer(rec, html)
+
+    def _answer(self, rec: Recorded, resp: web.StreamResponse) -> web.StreamResponse:
+        rec.status = resp.status
+        return resp
+
+    def _error(
+        self, rec: Recorded, status: int, etype: str, message: str, retry_after: str | None = None
+    ) -> web.StreamResponse:
+        body = {"type": "error", "error": {"type": etype, "message": message}}
+        resp = web.json_response(body, status=status)
+        if retry_after is not None:
+            resp.headers["retry-after"] = retry_after
+        return self._answer(rec, resp)
+
+    def _models_body(self) -> dict[str, Any]:
+        now = int(time.time())
+        data = [
+            {"id": m, "object": "model", "created": now, "owned_by": "opencode"}
+            for models in self.catalog.values()
+            for m in models
+        ]
+        return {"object": "list", "data": data}
+
+    # ------------------------------------------------------------------ completions
+
+    def _provider(self, model: str) -> str:
+        if self.tier == "go":
+            return "Console Go"
+        return "Anthropic" if model.startswith("claude-") else "Console"
+
+    def _check_auth(self, headers: dict[str, str], route: str) -> None:
+        if route == "messages":
+            key = headers.get("x-api-key")  # Authorization is ignored on /messages
+        else:
+            parts = headers.get("authorization", "").split(" ")
+            key = parts[1] if len(parts) == 2 and parts[0] == "Bearer" else None
+        if not key:
+            raise Reject(401, "AuthError", "Missing API key.")
+        if key not in self.keys:
+            raise Reject(401, "AuthError", "Invalid API key.")
+
+    def _validate(self, rec: Recorded, route: str) -> tuple[dict[str, Any], str]:
+        self._check_auth(rec.headers, route)
+        session = rec.headers.get("x-opencode-session")
+        if session:
+            with self._lock:
+                self._state.session_ids.append(session)
+        elif self.tier == "go":
+            raise Reject(400, "MissingSessionID", MISSING_SESSION_MESSAGE)
+        body = rec.json
+        if not isinstance(body, dict):
+            bad = Bad(self._provider(""))
+            raise bad("Request body must be a JSON object.")
+        model = body.get("model")
+        if not isinstance(model, str):
+            bad = Bad(self._provider(""))
+            if route == "messages":
+                raise bad("model: Field required")
+            raise bad("Missing required parameter: 'model'.")
+        if model not in self.catalog[route]:
+            raise Reject(401, "ModelError", f"Model {model} is not supported")
+        bad = Bad(self._provider(model))
+        if route == "chat/completions":
+            check_chat(body, model, bad)
+        elif route == "messages":
+            with self._lock:
+                sigs = dict(self._state.signatures) if model.startswith("claude-") else None
+            check_messages(body, model, bad, sigs)
+        else:
+            check_responses(body, bad)
+        return body, model
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._state.script.popleft() if self._state.script else Reply()
+
+    def _mint_signature(self, thinking: str) -> str:
+        with self._lock:
+            self._state.sig_counter += 1
+            sig = f"fake-sig-{self._state.sig_counter}"
+            self._state.signatures[sig] = thinking
+        return sig
+
+    async def _completion(
+        self, request: web.Request, rec: Recorded, route: str
+    ) -> web.StreamResponse:
+        try:
+            body, model = self._validate(rec, route)
+        except Reject as r:
+            return self._error(rec, r.status, r.etype, r.message)
+        reply = self._next_reply()
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.error is not None:
+            status, etype, message = reply.error
+            return self._error(rec, status, etype, message, reply.retry_after)
+        kind = _ROUTE_KIND[route]
+        signature = ""
+        if kind == "messages" and reply.reasoning:
+            signature = self._mint_signature(reply.reasoning)
+        turn = resolve_turn(
+            reply,
+            route=kind,
+            model=model,
+            default_text=echo_text(kind, body),
+            request_body=body,
+            signature=signature,
+        )
+        if body.get("stream") is not True:
+            return self._answer(rec, web.json_response(_non_stream(turn)))
+        plan = _stream_plan(turn, body)
+        return await self._stream(request, rec, plan, reply.stream_failure)
+
+    async def _stream(
+        self, request: web.Request, rec: Recorded, plan: StreamPlan, failure: str | None
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(
+            status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        rec.status = 200
+        await resp.prepare(request)
+        frames = plan.frames if failure is None else plan.frames[: plan.cut]
+        try:
+            for frame in frames:
+                await resp.write(frame)
+            if failure == "error_frame":
+                await resp.write(plan.error_frame)
+            elif failure == "disconnect" and request.transport is not None:
+                request.transport.abort()  # socket dies mid-stream, no clean chunked EOF
+                return resp
+            await resp.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client went away
+        return resp
+
+
+def _non_stream(turn: Turn) -> dict[str, Any]:
+    if turn.route == "chat":
+        return chat_completion(turn)
+    if turn.route == "messages":
+        return messages_message(turn)
+    return responses_object(turn)
+
+
+def _stream_plan(turn: Turn, body: dict[str, Any]) -> StreamPlan:
+    if turn.route == "chat":
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        return chat_stream(turn, include_usage)
+    if turn.route == "messages":
+        return messages_stream(turn)
+    return responses_stream(turn)
