@@ -125,10 +125,10 @@ def test_broken_stream_to_anthropic_client_ends_with_error_event(
     # And the SDK raises rather than returning a truncated message as if it succeeded.
     fake_go.script(Reply(text="This answer will be cut short", stream_failure=failure))
     client = anthropic.Anthropic(base_url=gateway.url, api_key="x", max_retries=0)
-    with pytest.raises(anthropic.APIError):  # noqa: PT012
-        with client.messages.stream(model=MODELS[upstream], max_tokens=50,
-                                    messages=[{"role": "user", "content": "hi"}]) as s:
-            s.get_final_message()
+    with pytest.raises(anthropic.APIError), client.messages.stream(
+            model=MODELS[upstream], max_tokens=50,
+            messages=[{"role": "user", "content": "hi"}]) as s:
+        s.get_final_message()
 
 
 @pytest.mark.parametrize("failure", ["error_frame", "eof", "disconnect"])
