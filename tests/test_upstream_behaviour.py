@@ -298,3 +298,18 @@ def test_instance_selector_and_spread(multi: tuple[Gateway, FakeOpenCode]) -> No
     logs = gw.logs()
     assert "opencode-go.1" in logs and "opencode-go.2" in logs
     assert K1 not in logs and K2 not in logs  # masked at start-up, never logged per request
+
+
+@pytest.mark.parametrize("dialect", ["anthropic", "openai"])
+@pytest.mark.parametrize("upstream", ["chat", "messages"])
+def test_stream_failing_before_any_content_is_an_http_error(
+    gateway: Gateway, fake_go: FakeOpenCode, dialect: str, upstream: str
+) -> None:
+    """A 200 whose first frame is an error: nothing reached the client, so it gets a real
+    status it can retry on (and a later fallback can take over), not a 200 with an error."""
+    fake_go.script(Reply(text="never sent", stream_failure="error_first"))
+    status, headers, payload = post(gateway, dialect, MODELS[upstream], stream=True)
+    assert status in (502, 503, 529), payload
+    assert headers["content-type"].startswith("application/json")
+    body = json.loads(payload)
+    assert (body.get("type") == "error") == (dialect == "anthropic") and "error" in body

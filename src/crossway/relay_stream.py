@@ -19,7 +19,12 @@ from aiohttp import web
 from crossway import ir
 from crossway.dialects import registry
 from crossway.dialects.sse import SSEEvent, SSEParser, frame
-from crossway.errors import CrosswayError, UpstreamError, UpstreamTimeout
+from crossway.errors import (
+    CrosswayError,
+    UpstreamError,
+    UpstreamTimeout,
+    error_class_for_status,
+)
 
 if TYPE_CHECKING:
     from crossway.relay import Exchange
@@ -42,27 +47,34 @@ class _Translated:
         self.encoder = registry.codec(ex.client_dialect).StreamEncoder(
             ex.plan.requested, include_usage=ex.include_usage)
         self.ex = ex
+        self.started = False  # a MessageStart went to the encoder
 
     @property
     def done(self) -> bool:
         return self.decoder.done
 
     def feed(self, events: list[SSEEvent]) -> bytes:
-        out = []
+        out: list[bytes] = []
         for ev in events:
-            for item in self.decoder.feed(ev):
-                self._account(item)
-                out.append(self.encoder.encode(item))
+            self._translate(self.decoder.feed(ev), out)
             if self.decoder.done:
                 break
         return b"".join(out)
 
     def finish(self) -> bytes:
-        out = []
-        for item in self.decoder.finish():
+        out: list[bytes] = []
+        self._translate(self.decoder.finish(), out)
+        return b"".join(out)
+
+    def _translate(self, items: list[ir.StreamEvent], out: list[bytes]) -> None:
+        for item in items:
+            if isinstance(item, ir.StreamError) and not self.started:
+                # Failed before saying anything: a real HTTP error, which SDKs retry and
+                # the relay may still fall back from (spec B3.1).
+                raise error_class_for_status(item.status)(item.message, status=item.status)
+            self.started = True
             self._account(item)
             out.append(self.encoder.encode(item))
-        return b"".join(out)
 
     def fail(self, message: str, status: int) -> bytes:
         self.ex.record.outcome = "upstream_error_mid_stream"
@@ -84,6 +96,7 @@ class _Passthrough:
         self.ex = ex
         self.openai = t.dialect == "openai_chat"
         self.done = False
+        self.started = False
         self.usage: dict[str, Any] = {}
         # Chunks name the upstream's bare id; clients get back the model string they sent.
         # A byte replacement, not a parse and re-dump of every chunk.
@@ -98,6 +111,9 @@ class _Passthrough:
         for ev in events:
             piece = self._openai(ev) if self.openai else self._anthropic(ev)
             if piece:
+                if self.done and self.ex.record.error and not self.started:
+                    raise _early_error(ev.data)  # failed before saying anything (B3.1)
+                self.started = True
                 out.append(piece)
             if self.done:
                 break
@@ -236,6 +252,21 @@ async def pump_stream(
         raise UpstreamError(f"{t.instance.name} closed the stream without sending anything")
     await out.write_eof()
     return out
+
+
+_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "invalid_request_error": 400,
+                 "not_found_error": 404, "permission_error": 403, "timeout": 504}
+
+
+def _early_error(data: bytes) -> CrosswayError:
+    obj = _loads(data)
+    err = obj.get("error") if isinstance(obj, dict) else None
+    if not isinstance(err, dict):
+        return UpstreamError("upstream stream failed before any content")
+    etype = str(err.get("type") or err.get("code") or "")
+    message = str(err.get("message") or "upstream stream failed before any content")
+    status = _ERROR_STATUS.get(etype, 529 if "overload" in message.lower() else 502)
+    return error_class_for_status(status)(message, status=status)
 
 
 def _loads(data: bytes) -> Any:

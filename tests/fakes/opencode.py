@@ -431,10 +431,12 @@ class FakeOpenCode:
         rec.status = 200
         await resp.prepare(request)
         frames = plan.frames if failure is None else plan.frames[: plan.cut]
+        if failure == "error_first":  # a 200 whose very first frame is an error
+            frames = []
         try:
             for frame in frames:
                 await resp.write(frame)
-            if failure == "error_frame":
+            if failure in ("error_frame", "error_first"):
                 await resp.write(plan.error_frame)
             elif failure == "disconnect" and request.transport is not None:
                 request.transport.abort()  # socket dies mid-stream, no clean chunked EOF

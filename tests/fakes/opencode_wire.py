@@ -80,7 +80,8 @@ class Reply:
     usage: FakeUsage = field(default_factory=FakeUsage)
     error: tuple[int, str, str] | None = None
     retry_after: str | None = None
-    stream_failure: str | None = None  # None | "error_frame" | "eof" | "disconnect"
+    # None | "error_frame" | "eof" | "disconnect" | "error_first" (error frame, nothing before)
+    stream_failure: str | None = None
     chunks: int = 3
     delay: float = 0.0
 
