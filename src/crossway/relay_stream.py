@@ -17,7 +17,8 @@ import orjson
 from aiohttp import web
 
 from crossway import ir
-from crossway.dialects import registry
+from crossway.dialects import openai_chat, registry
+from crossway.dialects.anthropic_stream import merge_usage
 from crossway.dialects.sse import SSEEvent, SSEParser, frame
 from crossway.errors import (
     CrosswayError,
@@ -97,7 +98,6 @@ class _Passthrough:
         self.openai = t.dialect == "openai_chat"
         self.done = False
         self.started = False
-        self.usage: dict[str, Any] = {}
         # Chunks name the upstream's bare id; clients get back the model string they sent.
         # A byte replacement, not a parse and re-dump of every chunk.
         self.renames: tuple[tuple[bytes, bytes], ...] = ()
@@ -133,8 +133,7 @@ class _Passthrough:
             if isinstance(chunk, dict):
                 usage = chunk.get("usage")
                 if isinstance(usage, dict):
-                    self.usage = usage
-                    self.ex.record.usage = _openai_usage(usage)
+                    self.ex.record.usage = openai_chat.decode_usage(usage)
                 if not self.ex.include_usage and not chunk.get("choices"):
                     return b""  # we asked for usage; the client did not
         raw = ev.raw
@@ -166,15 +165,10 @@ class _Passthrough:
         return ev.raw + b"\n\n"
 
     def _merge_usage(self, usage: Any) -> None:
-        if isinstance(usage, dict):
-            self.usage.update({k: v for k, v in usage.items() if v is not None})
-            u = self.usage
-            self.ex.record.usage = ir.Usage(
-                input_tokens=_int(u.get("input_tokens")),
-                output_tokens=_int(u.get("output_tokens")),
-                cache_read_tokens=_int(u.get("cache_read_input_tokens")),
-                cache_creation_tokens=_int(u.get("cache_creation_input_tokens")),
-            )
+        # message_start carries input counts, message_delta cumulative output: merge them.
+        if self.ex.record.usage is None:
+            self.ex.record.usage = ir.Usage()
+        merge_usage(self.ex.record.usage, usage)
 
     def _note_error(self, data: bytes) -> None:
         self.ex.record.outcome = "upstream_error_mid_stream"
@@ -274,21 +268,6 @@ def _loads(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-
-
-def _int(v: Any) -> int:
-    return v if isinstance(v, int) and not isinstance(v, bool) else 0
-
-
-def _openai_usage(u: dict[str, Any]) -> ir.Usage:
-    details = u.get("prompt_tokens_details")
-    cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    cached = cached or _int(u.get("cached_tokens")) or _int(u.get("prompt_cache_hit_tokens"))
-    return ir.Usage(
-        input_tokens=max(0, _int(u.get("prompt_tokens")) - cached),
-        output_tokens=_int(u.get("completion_tokens")),
-        cache_read_tokens=cached,
-    )
 
 
 __all__ = ["CrosswayError", "pump_stream"]

@@ -7,24 +7,14 @@ anthropic.py re-exports this module and the import must go one way only.
 from __future__ import annotations
 
 import secrets
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 import orjson
 
 from crossway import ir, signatures
 from crossway.dialects.sse import SSEEvent, frame
 
-_STOP_REASONS = frozenset(
-    (
-        "end_turn",
-        "max_tokens",
-        "stop_sequence",
-        "tool_use",
-        "pause_turn",
-        "refusal",
-        "model_context_window_exceeded",
-    )
-)
+_STOP_REASONS: frozenset[str] = frozenset(get_args(ir.StopReason))
 # Anthropic-compatible providers that leak OpenAI words into stop_reason.
 _STOP_ALIASES: dict[str, ir.StopReason] = {
     "stop": "end_turn",
