@@ -249,3 +249,18 @@ def test_anthropic_tool_result_turn(
     else:
         last = req.json["messages"][-1]["content"]
         assert last[0]["type"] == "tool_result" and last[0]["tool_use_id"] == "toolu_01abc"
+
+
+@params
+def test_anthropic_never_gets_an_empty_text_block(
+    gateway: Gateway, fake_go: FakeOpenCode, upstream: str, stream: bool
+) -> None:
+    """Upstreams sometimes say only whitespace before a tool call; Claude Code would persist
+    that block and every later request would fail with "text content blocks must contain
+    non-whitespace text" (spec B2, B12)."""
+    model = UPSTREAMS[upstream][0]
+    fake_go.script(Reply(text=" \n ", tool_calls=[ToolCallSpec("get_weather", {"city": "Oslo"})]))
+    msg = _message(_anthropic(gateway), model, stream, tools=[ANTHROPIC_TOOL],
+                   messages=[{"role": "user", "content": "Weather in Oslo?"}])
+    assert [b.type for b in msg.content] == ["tool_use"]
+    assert msg.content[0].input == {"city": "Oslo"}

@@ -27,11 +27,6 @@ from crossway.routing.plan import Plan, Target
 from crossway.signatures import is_ours
 from crossway.transport.http import MAX_ERROR_BODY, MAX_RESPONSE_BODY, read_limited
 
-# Anthropic-only request fields that non-Anthropic Messages upstreams (MiniMax, Qwen on
-# OpenCode Go) do not implement; dropped on the fast path as the codec drops them.
-_ANTHROPIC_ONLY = ("context_management", "output_config", "thinking", "anthropic_beta",
-                   "container", "mcp_servers", "service_tier")
-
 
 @dataclass(slots=True)
 class Exchange:
@@ -139,21 +134,22 @@ class Relay:
 
 
 def _fast_path_ok(body: dict[str, Any], t: Target) -> bool:
-    """Same dialect both sides, and nothing in the body that this upstream would reject
-    but the codec would repair."""
-    if t.dialect != "anthropic":
+    """Same dialect both sides, and an upstream whose output needs no repair.
+
+    OpenAI-compatible upstreams: forwarded with the per-model history edits of
+    `_fast_openai_message`. Anthropic Messages: only real Anthropic models; the
+    Anthropic-compatible ones (MiniMax, Qwen on OpenCode Go) reject inline system turns and
+    emit things Claude Code cannot replay (whitespace-only text blocks), so they go through
+    the codecs, which sanitise both directions for about a microsecond per event.
+    """
+    if t.dialect == "openai_chat":
         return True
-    messages = body.get("messages")
-    if not isinstance(messages, list):
+    if t.dialect != "anthropic" or not t.caps.anthropic_native:
         return False
-    native = t.caps.anthropic_native
-    for m in messages:
-        if not isinstance(m, dict):
-            return False
-        if m.get("role") == "system":
-            return False  # inline system turns (Claude Code) need hoisting
-        if native and isinstance(m.get("content"), list):
-            for block in m["content"]:
+    for m in body.get("messages") or ():
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):
+            for block in content:
                 # Thinking we minted, replayed to real Anthropic, must be stripped (B7).
                 if isinstance(block, dict) and block.get("type") == "thinking" and (
                     not block.get("signature") or is_ours(block.get("signature"))
@@ -181,12 +177,8 @@ def _fast_body(ex: Exchange, t: Target) -> dict[str, Any]:
             for key in ("max_tokens", "max_completion_tokens"):
                 if isinstance(body.get(key), int) and body[key] > t.caps.max_output_tokens:
                     body[key] = t.caps.max_output_tokens
-    elif t.dialect == "anthropic":
-        if not t.caps.anthropic_native:
-            for key in _ANTHROPIC_ONLY:
-                body.pop(key, None)
-        if t.caps.max_output_tokens and isinstance(body.get("max_tokens"), int):
-            body["max_tokens"] = min(body["max_tokens"], t.caps.max_output_tokens)
+    elif t.caps.max_output_tokens and isinstance(body.get("max_tokens"), int):
+        body["max_tokens"] = min(body["max_tokens"], t.caps.max_output_tokens)
     return body
 
 
