@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from crossway.errors import ConfigError
 from crossway.providers import build_provider
 from crossway.routing.plan import Router
 from crossway.routing.selectors import Selector, parse_selector
+from tests.gateway import Gateway, request
 
 
 def test_interpolation_with_defaults_and_nesting() -> None:
@@ -165,3 +167,11 @@ def test_config_error_exits_with_message(tmp_path: Path) -> None:
                        env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=20)
     assert r.returncode == 2
     assert "NOT_SET_ANYWHERE is not set" in r.stderr
+
+
+def test_serve_with_several_workers() -> None:
+    with Gateway({"OPENCODE_GO_API_KEY": "sk-test-go-0123456789"}, args=("--workers", "2")) as gw:
+        for _ in range(10):
+            assert request(gw, "GET", "/healthz")[0] == 200
+        time.sleep(0.5)
+        assert gw.logs().count("listening on") == 2

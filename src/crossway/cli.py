@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.add_argument("--config", help="YAML config file (default: $CROSSWAY_CONFIG)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes sharing the port (SO_REUSEPORT; default 1)")
     models = sub.add_parser("models", help="print the routable models")
     models.add_argument("--config", help="YAML config file (default: $CROSSWAY_CONFIG)")
     return p
@@ -40,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.command == "models":
         _print_models(settings)
+    elif args.workers > 1:
+        _serve_workers(settings, args.workers)
     else:
         _serve(settings)
 
@@ -74,7 +78,33 @@ def describe_backends(settings: Settings) -> list[str]:
     return lines
 
 
-def _serve(settings: Settings) -> None:
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """N independent processes bound to one port with SO_REUSEPORT; the kernel spreads
+    connections. Each worker is a whole gateway (its own loop, client session, state)."""
+    import multiprocessing
+    import signal
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_serve, args=(settings, True), name=f"crossway-worker-{i}")
+             for i in range(workers)]
+    for p in procs:
+        p.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for p in procs:
+        p.join()
+    failed = [p.exitcode for p in procs if p.exitcode not in (0, -signal.SIGTERM)]
+    if failed:
+        raise SystemExit(f"crossway: a worker exited with {failed[0]}")
+
+
+def _serve(settings: Settings, reuse_port: bool = False) -> None:
     from aiohttp import web
 
     from crossway.server.app import create_app
@@ -97,5 +127,5 @@ def _serve(settings: Settings) -> None:
     if settings.api_keys:
         log.info("inbound auth on: %d key(s) accepted", len(settings.api_keys))
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                access_log=None, print=lambda _msg: log.info(
+                reuse_port=reuse_port or None, access_log=None, print=lambda _msg: log.info(
                     "listening on http://%s:%d", settings.host, settings.port))
