@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from crossway import ir, signatures
+from crossway import ir, signatures, toolids
 from crossway.dialects import Capabilities
 from crossway.dialects import anthropic as A
 from crossway.dialects.sse import SSEEvent, SSEParser
@@ -842,8 +842,11 @@ def test_encode_response_no_empty_text_and_minted_signature() -> None:
                 "thinking": "reasoning",
                 "signature": signatures.mint("reasoning"),
             },
-            {"type": "tool_use", "id": "functions.Bash:0", "name": "Bash", "input": {}},
-            {"type": "tool_use", "id": "c2", "name": "Read", "input": {"path": "a"}},
+            # Upstream ids are re-minted per response: valid and unique (spec B2, B12).
+            {"type": "tool_use", "id": toolids.for_anthropic_client("functions.Bash:0", out["id"]),
+             "name": "Bash", "input": {}},
+            {"type": "tool_use", "id": toolids.for_anthropic_client("c2", out["id"]),
+             "name": "Read", "input": {"path": "a"}},
         ],
         "stop_reason": "tool_use",
         "stop_sequence": None,
@@ -1293,7 +1296,7 @@ def test_stream_encode_b3_event_order() -> None:
                 "index": 2,
                 "content_block": {
                     "type": "tool_use",
-                    "id": "functions.Bash:0",
+                    "id": toolids.for_anthropic_client("functions.Bash:0", msg["id"]),
                     "name": "Bash",
                     "input": {},
                 },
@@ -1313,7 +1316,12 @@ def test_stream_encode_b3_event_order() -> None:
             {
                 "type": "content_block_start",
                 "index": 3,
-                "content_block": {"type": "tool_use", "id": "call_2", "name": "Glob", "input": {}},
+                "content_block": {
+                    "type": "tool_use",
+                    "id": toolids.for_anthropic_client("call_2", msg["id"]),
+                    "name": "Glob",
+                    "input": {},
+                },
             },
         ),
         (

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from crossway import ir, signatures
+from crossway import ir, signatures, toolids
 from crossway.dialects.anthropic_stream import (
     StreamDecoder,
     StreamEncoder,
@@ -387,6 +387,7 @@ def _decode_output(body: dict[str, Any], req: ir.Request) -> None:
 
 
 def encode_response(resp: ir.Response, model: str) -> dict[str, Any]:
+    msg_id = resp.id if resp.id.startswith("msg_") else new_message_id()
     content: list[dict[str, Any]] = []
     for part in resp.content:
         if isinstance(part, ir.Text):
@@ -394,7 +395,7 @@ def encode_response(resp: ir.Response, model: str) -> dict[str, Any]:
             if part.text.strip():
                 content.append({"type": "text", "text": part.text})
         elif isinstance(part, ir.ToolCall):
-            block = _response_tool_use(part, resp.stop_reason)
+            block = _response_tool_use(part, resp.stop_reason, msg_id)
             if block is not None:
                 content.append(block)
         elif isinstance(part, ir.Thinking):
@@ -403,7 +404,7 @@ def encode_response(resp: ir.Response, model: str) -> dict[str, Any]:
         else:
             content.append({"type": "redacted_thinking", "data": part.data})
     return {
-        "id": resp.id if resp.id.startswith("msg_") else new_message_id(),
+        "id": msg_id,
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -414,7 +415,9 @@ def encode_response(resp: ir.Response, model: str) -> dict[str, Any]:
     }
 
 
-def _response_tool_use(call: ir.ToolCall, stop: ir.StopReason | None) -> dict[str, Any] | None:
+def _response_tool_use(
+    call: ir.ToolCall, stop: ir.StopReason | None, msg_id: str
+) -> dict[str, Any] | None:
     given: object = {}
     if call.arguments.strip():
         try:
@@ -429,7 +432,7 @@ def _response_tool_use(call: ir.ToolCall, stop: ir.StopReason | None) -> dict[st
         raise UpstreamError(f"upstream tool call {call.name!r} has arguments that are not JSON")
     return {
         "type": "tool_use",
-        "id": call.id or new_tool_use_id(),
+        "id": toolids.for_anthropic_client(call.id, msg_id) if call.id else new_tool_use_id(),
         "name": call.name,
         "input": given,
     }

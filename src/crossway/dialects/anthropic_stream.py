@@ -11,7 +11,7 @@ from typing import Any, cast, get_args
 
 import orjson
 
-from crossway import ir, signatures
+from crossway import ir, signatures, toolids
 from crossway.dialects.sse import SSEEvent, frame
 
 _STOP_REASONS: frozenset[str] = frozenset(get_args(ir.StopReason))
@@ -291,6 +291,7 @@ class StreamEncoder:
         "_done",
         "_index",
         "_model",
+        "_msg_id",
         "_next",
         "_open",
         "_pending_ws",
@@ -304,6 +305,7 @@ class StreamEncoder:
         self._model = model
         self.include_usage = include_usage
         self._started = False
+        self._msg_id = ""
         self._done = False
         self._open: str | None = None
         self._index = -1
@@ -343,7 +345,8 @@ class StreamEncoder:
         if isinstance(event, ir.ToolCallStart):
             out = self._close()
             self._args_sent = False
-            tool_id = event.id or new_tool_use_id()
+            tool_id = toolids.for_anthropic_client(event.id, self._msg_id) if event.id \
+                else new_tool_use_id()
             block = {"type": "tool_use", "id": tool_id, "name": event.name, "input": {}}
             return out + self._open_block(_TOOL, block)
         if isinstance(event, ir.MessageEnd):
@@ -357,6 +360,7 @@ class StreamEncoder:
     def _message_start(self, event: ir.MessageStart) -> bytes:
         self._started = True
         msg_id = event.id if event.id and event.id.startswith("msg_") else new_message_id()
+        self._msg_id = msg_id
         message: dict[str, Any] = {
             "id": msg_id,
             "type": "message",

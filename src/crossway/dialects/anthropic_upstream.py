@@ -19,10 +19,9 @@ from crossway.dialects.anthropic_stream import (
     usage_from_wire,
 )
 from crossway.errors import InvalidRequest, UpstreamError
+from crossway.toolids import ConversationIds
 
 # Anthropic tool_use ids must match ^[a-zA-Z0-9_-]+$ (spec B2, B12); Kimi sends `functions.Bash:0`.
-_VALID_ID = re.compile(r"[a-zA-Z0-9_-]+")
-_INVALID_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 _DATA_URL = re.compile(r"data:([^;,]+);base64,(.*)", re.DOTALL)
 
 # OpenAI-side effort words -> Claude's output_config.effort.
@@ -97,21 +96,18 @@ def _encode_system(req: ir.Request) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_id(tool_id: str) -> str:
-    if _VALID_ID.fullmatch(tool_id):
-        return tool_id
-    return _INVALID_ID_CHARS.sub("_", tool_id) or "_"
-
-
 def _encode_messages(messages: list[ir.Message], native: bool) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    ids = ConversationIds()
     for i, msg in enumerate(messages):
         if msg.role == "system":
             continue
+        if msg.role == "assistant":
+            ids.start_assistant_turn()
         blocks = [
             b
             for j, part in enumerate(msg.content)
-            if (b := _encode_part(part, native, i, j)) is not None
+            if (b := _encode_part(part, native, i, j, ids)) is not None
         ]
         if not blocks:
             continue
@@ -130,18 +126,20 @@ def _encode_messages(messages: list[ir.Message], native: bool) -> list[dict[str,
     return out
 
 
-def _encode_part(part: ir.Part, native: bool, i: int, j: int) -> dict[str, Any] | None:
+def _encode_part(
+    part: ir.Part, native: bool, i: int, j: int, ids: ConversationIds
+) -> dict[str, Any] | None:
     if isinstance(part, ir.Text):
         return _text_block(part) if part.text.strip() else None
     if isinstance(part, ir.ToolCall):
         return {
             "type": "tool_use",
-            "id": _tool_id(part.id),
+            "id": ids.tool_use(part.id, i),
             "name": part.name,
             "input": _tool_input(part, i, j),
         }
     if isinstance(part, ir.ToolResult):
-        return _encode_tool_result(part, native)
+        return _encode_tool_result(part, native, ids.tool_result(part.tool_call_id))
     if isinstance(part, ir.Thinking):
         if native:
             # Real Claude validates signatures: drop unsigned and crossway-minted ones (spec B7).
@@ -189,8 +187,8 @@ def _image_block(image: ir.Image) -> dict[str, Any]:
     return {"type": "image", "source": source, "cache_control": image.cache_control}
 
 
-def _encode_tool_result(result: ir.ToolResult, native: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "tool_result", "tool_use_id": _tool_id(result.tool_call_id)}
+def _encode_tool_result(result: ir.ToolResult, native: bool, tool_use_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id}
     items = [
         _text_block(p) if isinstance(p, ir.Text) else _image_block(p)
         for p in result.content

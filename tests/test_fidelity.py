@@ -1,0 +1,101 @@
+"""Translation fidelity: one regression test per pitfall of spec B12 that crossway guards
+against, each driven through the gateway over HTTP with a real SDK where possible."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import anthropic
+import openai
+
+from crossway.toolids import ConversationIds, for_anthropic_client
+from tests.fakes.opencode import FakeOpenCode, Reply, ToolCallSpec
+from tests.gateway import Gateway
+
+ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+BASH = {"name": "Bash", "description": "Run a shell command",
+        "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}
+OPENAI_BASH = {"type": "function", "function": {
+    "name": "Bash", "description": "Run a shell command",
+    "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}}
+
+
+def _claude(gw: Gateway) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gw.url, api_key="x", max_retries=0)
+
+
+def test_conversation_ids_are_valid_unique_and_stable() -> None:
+    ids = ConversationIds()
+    ids.start_assistant_turn()
+    first = ids.tool_use("functions.Bash:0", 1)
+    assert first == "functions_Bash_0" and ids.tool_result("functions.Bash:0") == first
+    ids.start_assistant_turn()
+    second = ids.tool_use("functions.Bash:0", 3)  # Kimi reuses turn-scoped ids
+    assert second != first and ANTHROPIC_ID.match(second)
+    assert ids.tool_result("functions.Bash:0") == second
+    assert ids.tool_use("functions.Bash:0", 3) == second  # same turn, same id
+    minted = for_anthropic_client("functions.Bash:0", "msg_a")
+    assert minted.startswith("toolu_") and minted == for_anthropic_client("functions.Bash:0",
+                                                                          "msg_a")
+    assert minted != for_anthropic_client("functions.Bash:0", "msg_b")
+    assert for_anthropic_client("toolu_01Abc", "msg_a") == "toolu_01Abc"
+
+
+def test_kimi_tool_ids_reach_claude_clients_valid_and_unique(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """B12: `tool_use.id: String should match pattern` and "`tool_use` ids must be unique":
+    Kimi's `functions.Bash:0` repeats every turn. A two-turn tool loop via the Anthropic SDK
+    against kimi-k2.6 (which also demands reasoning_content on replayed tool-call turns)."""
+    client = _claude(gateway)
+    history: list[dict[str, Any]] = [{"role": "user", "content": "list files twice"}]
+    seen: list[str] = []
+    for turn in range(2):
+        fake_go.script(Reply(reasoning=f"thinking {turn}",
+                             tool_calls=[ToolCallSpec("Bash", {"command": "ls"})]))
+        msg = client.messages.create(model="opencode-go/kimi-k2.6", max_tokens=200,
+                                     tools=[BASH], messages=history)  # type: ignore[arg-type]
+        assert msg.stop_reason == "tool_use"
+        tool = msg.content[-1]
+        assert tool.type == "tool_use" and ANTHROPIC_ID.match(tool.id)
+        seen.append(tool.id)
+        history.append({"role": "assistant", "content": [b.model_dump() for b in msg.content]})
+        history.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": tool.id, "content": "a.txt"}]})
+    assert seen[0] != seen[1]
+    # Both upstream turns carried Kimi's own ids; the replayed history carries ours.
+    fake_go.script(Reply(text="done"))
+    final = client.messages.create(model="opencode-go/kimi-k2.6", max_tokens=200,
+                                   tools=[BASH], messages=history)  # type: ignore[arg-type]
+    assert final.content[-1].text == "done"  # type: ignore[union-attr]
+    sent = fake_go.completions()[-1].json["messages"]
+    calls = [m for m in sent if m["role"] == "assistant"]
+    assert [c["tool_calls"][0]["id"] for c in calls] == seen
+    assert all("reasoning_content" in c for c in calls)  # Kimi's replay rule (spec B1.6)
+    assert [c["reasoning_content"] for c in calls] == ["thinking 0", "thinking 1"]
+
+
+def test_turn_scoped_ids_made_unique_for_anthropic_upstreams(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """An OpenCode-style history with Kimi ids repeated across turns, continued on a
+    Messages upstream (MiniMax), which rejects invalid and duplicate ids."""
+    fake_go.script(Reply(text="summary"))
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    messages: list[Any] = [{"role": "user", "content": "go"}]
+    for _ in range(2):
+        messages += [
+            {"role": "assistant", "content": "", "tool_calls": [
+                {"id": "functions.Bash:0", "type": "function",
+                 "function": {"name": "Bash", "arguments": '{"command":"ls"}'}}]},
+            {"role": "tool", "tool_call_id": "functions.Bash:0", "content": "a.txt"},
+        ]
+    r = client.chat.completions.create(model="opencode-go/minimax-m2.7", messages=messages,
+                                       tools=[OPENAI_BASH])  # type: ignore[list-item]
+    assert r.choices[0].message.content == "summary"
+    sent = fake_go.completions()[-1].json["messages"]
+    uses = [b["id"] for m in sent for b in m["content"] if b["type"] == "tool_use"]
+    results = [b["tool_use_id"] for m in sent for b in m["content"] if b["type"] == "tool_result"]
+    assert len(set(uses)) == 2 and uses == results
+    assert all(ANTHROPIC_ID.match(i) for i in uses)
