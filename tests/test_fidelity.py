@@ -99,3 +99,104 @@ def test_turn_scoped_ids_made_unique_for_anthropic_upstreams(
     results = [b["tool_use_id"] for m in sent for b in m["content"] if b["type"] == "tool_result"]
     assert len(set(uses)) == 2 and uses == results
     assert all(ANTHROPIC_ID.match(i) for i in uses)
+
+
+BILLING = "x-anthropic-billing-header: cc_version=2.1.329.a1b; cc_entrypoint=sdk-cli; cch=9f3e;"
+
+
+def test_claude_code_billing_header_not_sent_to_other_upstreams(
+    gateway: Gateway, fake_go: FakeOpenCode, fake_zen: FakeOpenCode
+) -> None:
+    """B1.3/B11: the attribution line varies per conversation and breaks prefix caching."""
+    system = [{"type": "text", "text": BILLING},
+              {"type": "text", "text": "You are Claude Code.",
+               "cache_control": {"type": "ephemeral"}}]
+    fake_go.script(Reply(text="a"), Reply(text="b"))
+    client = _claude(gateway)
+    for model in ("opencode-go/glm-5.1", "opencode-go/minimax-m2.7"):
+        client.messages.create(model=model, max_tokens=10, system=system,  # type: ignore[arg-type]
+                               messages=[{"role": "user", "content": "hi"}])
+    chat, messages = (r.json for r in fake_go.completions())
+    assert chat["messages"][0] == {"role": "system", "content": "You are Claude Code."}
+    assert [b["text"] for b in messages["system"]] == ["You are Claude Code."]
+    # Real Anthropic keeps it (it is Anthropic's own header).
+    fake_zen.script(Reply(text="c"))
+    client.messages.create(model="opencode-zen/claude-sonnet-4-6", max_tokens=10,
+                           system=system,  # type: ignore[arg-type]
+                           messages=[{"role": "user", "content": "hi"}])
+    assert fake_zen.completions()[-1].json["system"][0]["text"] == BILLING
+
+
+LONG = "mcp__" + "very_long_server_name_" * 3 + "__fetch_everything_tool"
+
+
+def test_long_tool_names_shortened_and_restored(gateway: Gateway, fake_go: FakeOpenCode) -> None:
+    assert len(LONG) > 64
+    client = _claude(gateway)
+    tool = {"name": LONG, "input_schema": {"type": "object", "properties": {}}}
+    for stream in (False, True):
+        fake_go.reset()
+        sent_name: list[str] = []
+
+        def short_name() -> str:
+            tools = fake_go.completions()[-1].json["tools"]
+            return str(tools[0]["function"]["name"])
+
+        # First turn: learn the short name crossway uses upstream, then script a call to it.
+        fake_go.script(Reply(text="ok"))
+        client.messages.create(model="opencode-go/glm-5.1", max_tokens=10, tools=[tool],  # type: ignore[list-item]
+                               messages=[{"role": "user", "content": "hi"}])
+        sent_name.append(short_name())
+        assert len(sent_name[0]) <= 64
+        fake_go.script(Reply(tool_calls=[ToolCallSpec(sent_name[0], {})]))
+        kw: dict[str, Any] = {"model": "opencode-go/glm-5.1", "max_tokens": 10,
+                              "tools": [tool], "tool_choice": {"type": "tool", "name": LONG},
+                              "messages": [{"role": "user", "content": "call it"}]}
+        if stream:
+            with client.messages.stream(**kw) as s:
+                msg = s.get_final_message()
+        else:
+            msg = client.messages.create(**kw)
+        assert msg.content[-1].type == "tool_use" and msg.content[-1].name == LONG
+        upstream = fake_go.completions()[-1].json
+        assert upstream["tool_choice"] == {"type": "function", "function": {"name": sent_name[0]}}
+        # Replaying the history: the long name goes upstream shortened the same way.
+        fake_go.script(Reply(text="done"))
+        client.messages.create(model="opencode-go/glm-5.1", max_tokens=10, tools=[tool],  # type: ignore[list-item]
+                               messages=[*kw["messages"],
+                                         {"role": "assistant", "content": [
+                                             b.model_dump() for b in msg.content]},
+                                         {"role": "user", "content": [
+                                             {"type": "tool_result",
+                                              "tool_use_id": msg.content[-1].id,  # type: ignore[union-attr]
+                                              "content": "x"}]}])
+        replay = fake_go.completions()[-1].json["messages"][1]
+        assert replay["tool_calls"][0]["function"]["name"] == sent_name[0]
+
+
+def test_context_overflow_worded_the_anthropic_way(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """B8: Claude Code auto-compacts on Anthropic's wording; OpenAI clients get the code."""
+    too_long = ("Error from provider (Console Go): This model's maximum context length is "
+                "131072 tokens. However, you requested 140000 tokens (139000 in the messages, "
+                "1000 in the completion).")
+    fake_go.script(Reply(error=(400, "invalid_request_error", too_long)),
+                   Reply(error=(400, "invalid_request_error", too_long)))
+    client = _claude(gateway)
+    try:
+        client.messages.create(model="opencode-go/glm-5.1", max_tokens=1000,
+                               messages=[{"role": "user", "content": "hi"}])
+        raise AssertionError("expected a 400")
+    except anthropic.BadRequestError as exc:
+        body: Any = exc.body
+        assert body["error"]["type"] == "invalid_request_error"
+        assert body["error"]["message"].startswith(
+            "prompt is too long: 140000 tokens > 131072 maximum")
+    oclient = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    try:
+        oclient.chat.completions.create(model="opencode-go/glm-5.1",
+                                        messages=[{"role": "user", "content": "hi"}])
+        raise AssertionError("expected a 400")
+    except openai.BadRequestError as exc:
+        assert exc.code == "context_length_exceeded"

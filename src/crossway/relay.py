@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from crossway import ir
+from crossway import adapt, ir
 from crossway.dialects import registry
 from crossway.errors import (
     CrosswayError,
@@ -40,6 +40,8 @@ class Exchange:
     stream: bool
     include_usage: bool  # OpenAI clients: stream_options.include_usage
     _ir: ir.Request | None = field(default=None)
+    # Tool names shortened for the current target, upstream name -> client name.
+    restore_names: dict[str, str] = field(default_factory=dict)
 
     def ir_request(self) -> ir.Request:
         if self._ir is None:
@@ -73,7 +75,9 @@ class Relay:
         if fast:
             body = _fast_body(ex, t)
         else:
-            body = upstream.encode_request(ex.ir_request(), t.model.id, t.caps)
+            adapted = adapt.for_target(ex.ir_request(), t.dialect, t.caps)
+            ex.restore_names = adapted.restore_names
+            body = upstream.encode_request(adapted.request, t.model.id, t.caps)
         provider = t.provider
         headers = provider.headers(
             t.dialect, t.instance.key, session_id=ex.plan.session_id, stream=ex.stream,
@@ -123,6 +127,7 @@ class Relay:
             raise UpstreamError(f"{t.instance.name} answered with a JSON {type(data).__name__}")
         upstream = registry.codec(t.dialect)
         parsed = upstream.decode_response(data)
+        adapt.restore_response(parsed, ex.restore_names)
         ex.record.usage = parsed.usage
         if fast:
             data["model"] = ex.plan.requested

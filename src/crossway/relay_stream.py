@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from crossway import ir
+from crossway import adapt, ir
 from crossway.dialects import openai_chat, registry
 from crossway.dialects.anthropic_stream import merge_usage
 from crossway.dialects.sse import SSEEvent, SSEParser, frame
@@ -75,7 +75,7 @@ class _Translated:
                 raise error_class_for_status(item.status)(item.message, status=item.status)
             self.started = True
             self._account(item)
-            out.append(self.encoder.encode(item))
+            out.append(self.encoder.encode(adapt.restore_event(item, self.ex.restore_names)))
 
     def fail(self, message: str, status: int) -> bytes:
         self.ex.record.outcome = "upstream_error_mid_stream"

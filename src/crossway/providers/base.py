@@ -16,7 +16,7 @@ import orjson
 from crossway import __version__
 from crossway.config.settings import BackendSettings, Dialect, KeySpec
 from crossway.dialects import Capabilities
-from crossway.errors import CrosswayError, Overloaded, error_class_for_status
+from crossway.errors import CrosswayError, InvalidRequest, Overloaded, error_class_for_status
 
 USER_AGENT = f"crossway/{__version__}"
 
@@ -163,12 +163,58 @@ class Provider:
     def map_error(self, instance: Instance, failure: UpstreamFailure) -> CrosswayError:
         """Default: keep the upstream's status and wording (clients' recovery logic matches on
         wording, spec B8); 5xx keep their status, 529 stays an overload."""
+        overflow = context_overflow(failure)
+        if overflow is not None:
+            return overflow
         headers = {"retry-after": failure.retry_after} if failure.retry_after else {}
         if failure.status == 529:
             return Overloaded(failure.message, headers=headers)
         cls = error_class_for_status(failure.status)
         return cls(failure.message, headers=headers, code=failure.error_class,
                    status=failure.status if failure.status >= 500 else None)
+
+
+_PROVIDER_PREFIX = re.compile(r"^Error from provider \([^)]*\): ")
+_OVERFLOW = re.compile(
+    r"context[ _]length|context window|maximum context|prompt is too long|token limit|"
+    r"too many tokens|exceeds? (?:the )?(?:max(?:imum)? )?(?:context|length)|"
+    r"prompt exceeds max length|input length and `?max_tokens`? exceed",
+    re.IGNORECASE,
+)
+_LIMIT_AND_ASK = (
+    # OpenAI, vLLM, DeepSeek: "maximum context length is 131072 tokens. However, you
+    # requested 140000 tokens"
+    re.compile(r"maximum context length is (\d+) tokens.*?requested (\d+) tokens", re.S),
+    # Kimi: "exceeded model token limit: 262144 (requested: 300000)"
+    re.compile(r"token limit:? (\d+) \(requested:? (\d+)\)"),
+)
+_ASK_AND_LIMIT = re.compile(r"(\d+) tokens? > (\d+)")
+
+
+def context_overflow(failure: UpstreamFailure) -> CrosswayError | None:
+    """Context-overflow errors, re-worded as Anthropic words them ("prompt is too long: N
+    tokens > M maximum"): Claude Code recognises that wording and compacts the conversation
+    (spec B8); OpenAI clients get code `context_length_exceeded`."""
+    if failure.status not in (400, 413, 422) or not (
+        _OVERFLOW.search(failure.message) or failure.error_class == "context_length_exceeded"
+    ):
+        return None
+    text = _PROVIDER_PREFIX.sub("", failure.message)
+    numbers: tuple[str, str] | None = None
+    for pattern in _LIMIT_AND_ASK:
+        m = pattern.search(text)
+        if m:
+            numbers = (m.group(2), m.group(1))
+            break
+    if numbers is None and (m := _ASK_AND_LIMIT.search(text)):
+        numbers = (m.group(1), m.group(2))
+    if text.lower().startswith("prompt is too long"):
+        message = text
+    elif numbers is not None:
+        message = f"prompt is too long: {numbers[0]} tokens > {numbers[1]} maximum ({text})"
+    else:
+        message = f"prompt is too long: {text}"
+    return InvalidRequest(message, code="context_length_exceeded")
 
 
 def _str_or_none(v: object) -> str | None:

@@ -21,7 +21,7 @@ from crossway.errors import (
     RateLimited,
     UpstreamError,
 )
-from crossway.providers.base import Instance, Provider, UpstreamFailure
+from crossway.providers.base import Instance, Provider, UpstreamFailure, context_overflow
 from crossway.providers.catalog import GO_MODELS, ZEN_MODELS, family_capabilities
 
 _PROVIDER_PREFIX = "Error from provider ("
@@ -59,6 +59,9 @@ class OpenCodeProvider(Provider):
         return h
 
     def map_error(self, instance: Instance, failure: UpstreamFailure) -> CrosswayError:
+        overflow = context_overflow(failure)
+        if overflow is not None:
+            return overflow
         cls, msg = failure.error_class, failure.message
         where = f"{instance.name} ({self.base_url})"
         if cls == "ModelError":
