@@ -200,3 +200,33 @@ def test_context_overflow_worded_the_anthropic_way(
         raise AssertionError("expected a 400")
     except openai.BadRequestError as exc:
         assert exc.code == "context_length_exceeded"
+
+
+def test_silent_streams_are_kept_alive(fake_go: FakeOpenCode) -> None:
+    """A reasoning model can go quiet for minutes; clients and proxies drop idle streams, so
+    crossway pings while a committed stream is silent (Anthropic `ping` events, SSE comments
+    for OpenAI clients), and never after the terminal event."""
+    import json
+
+    from tests.gateway import request
+    env = {"OPENCODE_GO_API_KEY": "sk-test-go-0123456789", "OPENCODE_GO_BASE_URL":
+           fake_go.base_url, "CROSSWAY_PING_INTERVAL": "0.05"}
+    with Gateway(env) as gw:
+        for model in ("opencode-go/glm-5.1", "opencode-go/minimax-m2.7"):
+            fake_go.script(Reply(text="slow but steady", chunks=1, gap=0.15))
+            body = {"model": model, "max_tokens": 50, "stream": True,
+                    "messages": [{"role": "user", "content": "hi"}]}
+            status, _, payload = request(gw, "POST", "/v1/messages", json.dumps(body).encode(),
+                                         {"content-type": "application/json"})
+            events = [line[7:] for line in payload.decode().splitlines()
+                      if line.startswith("event: ")]
+            assert status == 200
+            assert events.count("ping") >= 3  # one after message_start, more in the gaps
+            assert events[-1] == "message_stop"
+            fake_go.script(Reply(text="slow but steady", chunks=1, gap=0.15))
+            status, _, payload = request(gw, "POST", "/v1/chat/completions",
+                                         json.dumps(body).encode(),
+                                         {"content-type": "application/json"})
+            text = payload.decode()
+            assert status == 200 and text.count(": keep-alive\n\n") >= 2
+            assert text.rstrip().endswith("data: [DONE]")

@@ -50,8 +50,9 @@ class Exchange:
 
 
 class Relay:
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: aiohttp.ClientSession, *, ping_interval: float = 10.0) -> None:
         self.session = session
+        self.ping_interval = ping_interval
 
     async def handle(self, request: web.Request, ex: Exchange) -> web.StreamResponse:
         last: CrosswayError | None = None
@@ -95,7 +96,8 @@ class Relay:
             if resp.status >= 400:
                 raise await self._upstream_error(resp, t)
             if ex.stream:
-                return await pump_stream(request, ex, t, resp, fast=fast)
+                return await pump_stream(request, ex, t, resp, fast=fast,
+                                         ping_interval=self.ping_interval)
             return await self._unary(ex, t, resp, fast=fast)
         finally:
             resp.release()

@@ -10,6 +10,7 @@ never a fake success (spec B3.8).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -190,6 +191,10 @@ class _Passthrough:
         return frame(orjson.dumps(body), "error")
 
 
+_ANTHROPIC_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
+_SSE_COMMENT_PING = b": keep-alive\n\n"  # OpenAI SDKs and the AI SDK skip SSE comments
+
+
 async def pump_stream(
     request: web.Request,
     ex: Exchange,
@@ -197,6 +202,7 @@ async def pump_stream(
     resp: aiohttp.ClientResponse,
     *,
     fast: bool,
+    ping_interval: float,
 ) -> web.StreamResponse:
     ctype = resp.headers.get("content-type", "")
     if "text/event-stream" not in ctype:
@@ -206,10 +212,12 @@ async def pump_stream(
     pump: _Translated | _Passthrough = _Passthrough(ex, t) if fast else _Translated(ex, t)
     parser = SSEParser()
     out = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    loop = asyncio.get_running_loop()
     committed = False
+    last_write = 0.0
 
     async def send(data: bytes) -> None:
-        nonlocal committed
+        nonlocal committed, last_write
         if not data:
             return
         try:
@@ -217,10 +225,24 @@ async def pump_stream(
                 await out.prepare(request)
                 committed = True
                 ex.record.mark_first_byte()
+            last_write = loop.time()
             await out.write(data)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError) as exc:
             raise _ClientGone from exc
 
+    async def keepalive() -> None:
+        # Pings only once committed: before the first byte an upstream failure must still
+        # be able to become an HTTP error (and a fallback).
+        ping = _ANTHROPIC_PING if ex.client_dialect == "anthropic" else _SSE_COMMENT_PING
+        while True:
+            await asyncio.sleep(ping_interval)
+            if committed and not pump.done and loop.time() - last_write >= ping_interval:
+                try:
+                    await send(ping)
+                except _ClientGone:
+                    return
+
+    pinger = asyncio.create_task(keepalive())
     try:
         try:
             async for chunk in resp.content.iter_any():
@@ -241,6 +263,8 @@ async def pump_stream(
     except _ClientGone:
         ex.record.outcome = "client_closed"
         return out
+    finally:
+        pinger.cancel()
     if not committed:
         # The upstream closed without a single frame: say so as a real HTTP error.
         raise UpstreamError(f"{t.instance.name} closed the stream without sending anything")

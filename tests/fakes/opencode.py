@@ -12,7 +12,9 @@ Order of checks on POST chat/completions | messages | responses:
     auth (401 AuthError) -> x-opencode-session on go (400 MissingSessionID) -> body is a JSON
     object with a string `model` (400) -> model served on this route (401 ModelError) ->
     route body rules (400 invalid_request_error, provider-prefixed) -> the next scripted Reply
-    (only requests passing every check consume one) -> Reply.delay -> Reply.error or the answer.
+    (only requests passing every check consume one; the first in FIFO order whose `when_tools`
+    matches, so a reply can wait for the request that offers tools) -> Reply.delay ->
+    Reply.error or the answer.
 
 Deliberately independent of crossway: never import it here.
 """
@@ -381,9 +383,15 @@ class FakeOpenCode:
             check_responses(body, bad)
         return body, model
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        """The first scripted reply matching this request (FIFO), else the default echo."""
         with self._lock:
-            return self._state.script.popleft() if self._state.script else Reply()
+            script = self._state.script
+            for i, reply in enumerate(script):
+                if reply.matches(body):
+                    del script[i]
+                    return reply
+            return Reply()
 
     def _mint_signature(self, thinking: str) -> str:
         with self._lock:
@@ -399,7 +407,7 @@ class FakeOpenCode:
             body, model = self._validate(rec, route)
         except Reject as r:
             return self._error(rec, r.status, r.etype, r.message)
-        reply = self._next_reply()
+        reply = self._next_reply(body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.error is not None:
@@ -420,10 +428,15 @@ class FakeOpenCode:
         if body.get("stream") is not True:
             return self._answer(rec, web.json_response(_non_stream(turn)))
         plan = _stream_plan(turn, body)
-        return await self._stream(request, rec, plan, reply.stream_failure)
+        return await self._stream(request, rec, plan, reply.stream_failure, reply.gap)
 
     async def _stream(
-        self, request: web.Request, rec: Recorded, plan: StreamPlan, failure: str | None
+        self,
+        request: web.Request,
+        rec: Recorded,
+        plan: StreamPlan,
+        failure: str | None,
+        gap: float = 0.0,
     ) -> web.StreamResponse:
         resp = web.StreamResponse(
             status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -434,7 +447,9 @@ class FakeOpenCode:
         if failure == "error_first":  # a 200 whose very first frame is an error
             frames = []
         try:
-            for frame in frames:
+            for n, frame in enumerate(frames):
+                if gap and n:
+                    await asyncio.sleep(gap)
                 await resp.write(frame)
             if failure in ("error_frame", "error_first"):
                 await resp.write(plan.error_frame)

@@ -84,6 +84,17 @@ class Reply:
     stream_failure: str | None = None
     chunks: int = 3
     delay: float = 0.0
+    gap: float = 0.0  # seconds of silence between stream frames (reasoning models go quiet)
+    # None: any request consumes this reply. True / False: only a request that does / does
+    # not offer tools (a non-empty `tools` list) does; earlier replies that do not match are
+    # skipped over and stay queued (e.g. OpenCode's tool-less title request).
+    when_tools: bool | None = None
+
+    def matches(self, body: Any) -> bool:
+        if self.when_tools is None:
+            return True
+        tools = body.get("tools") if isinstance(body, dict) else None
+        return self.when_tools == (isinstance(tools, list) and len(tools) > 0)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from crossway.config.settings import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PING_INTERVAL,
     DEFAULT_PORT,
     DEFAULT_READ_TIMEOUT,
     BackendSettings,
@@ -121,6 +122,9 @@ def load_settings(
                                "timeouts.connect"),
         read_timeout=_float(env.get("CROSSWAY_READ_TIMEOUT")
                             or timeouts.get("read") or DEFAULT_READ_TIMEOUT, "timeouts.read"),
+        ping_interval=_float(env.get("CROSSWAY_PING_INTERVAL")
+                             or server.get("ping_interval") or DEFAULT_PING_INTERVAL,
+                             "server.ping_interval"),
         api_keys=tuple(api_keys),
         backends=tuple(backends),
         log_level=str(env.get("CROSSWAY_LOG_LEVEL") or server.get("log_level") or "INFO").upper(),

@@ -14,6 +14,8 @@ DEFAULT_PORT = 8000
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # Anthropic's own request limit (spec B8)
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 300.0  # idle time between upstream bytes; reasoning models go quiet
+# Keep-alive while a committed stream is silent: clients and proxies time out idle streams.
+DEFAULT_PING_INTERVAL = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    ping_interval: float = DEFAULT_PING_INTERVAL
     api_keys: tuple[str, ...] = ()  # inbound keys clients must present; empty = open
     backends: tuple[BackendSettings, ...] = ()
     log_level: str = "INFO"

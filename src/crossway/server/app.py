@@ -92,7 +92,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/event_logging/{tail:.*}", health.event_logging)
 
     async def start(app: web.Application) -> None:
-        state.relay = Relay(create_session(settings))
+        state.relay = Relay(create_session(settings), ping_interval=settings.ping_interval)
 
     async def stop(app: web.Application) -> None:
         if state.relay is not None:
