@@ -154,6 +154,11 @@ def test_count_tokens(gateway: Gateway) -> None:
                            headers=A_HEADERS)
     assert status == 200
     assert 400 <= body["input_tokens"] <= 700
+    # A real BPE (cl100k): "hello world" is 2 tokens, plus 3 for the message.
+    status, _, body = call(gateway, "POST", "/v1/messages/count_tokens", headers=A_HEADERS,
+                           body={"model": "opencode-go/glm-5.1",
+                                 "messages": [{"role": "user", "content": "hello world"}]})
+    assert (status, body) == (200, {"input_tokens": 5})
     status, _, body = call(gateway, "POST", "/v1/messages/count_tokens", body={"model": "x"},
                            headers=A_HEADERS)
     assert status == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from crossway.server import auth
 from crossway.server.errors import dialect_for_path, error_response
 from crossway.server.routes import completions, count_tokens, health, models
 from crossway.server.state import STATE, AppState
+from crossway.tokens import TokenCounter
 from crossway.transport.http import create_session
 
 log = logging.getLogger("crossway")
@@ -92,6 +94,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/event_logging/{tail:.*}", health.event_logging)
 
     async def start(app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        state.tokens = await loop.run_in_executor(None, TokenCounter)
         state.relay = Relay(create_session(settings), ping_interval=settings.ping_interval)
 
     async def stop(app: web.Application) -> None:

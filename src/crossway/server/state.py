@@ -9,6 +9,7 @@ from aiohttp import web
 from crossway.config.settings import Settings
 from crossway.relay import Relay
 from crossway.routing.plan import Router
+from crossway.tokens import TokenCounter
 
 
 @dataclass(slots=True)
@@ -17,6 +18,7 @@ class AppState:
     router: Router
     api_keys: tuple[bytes, ...]
     relay: Relay | None = None  # created on start-up, inside the event loop
+    tokens: TokenCounter | None = None  # loaded on start-up, off the event loop
 
     def get_relay(self) -> Relay:
         assert self.relay is not None, "relay used before application start-up"
