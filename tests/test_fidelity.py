@@ -230,3 +230,31 @@ def test_silent_streams_are_kept_alive(fake_go: FakeOpenCode) -> None:
             text = payload.decode()
             assert status == 200 and text.count(": keep-alive\n\n") >= 2
             assert text.rstrip().endswith("data: [DONE]")
+
+
+def test_tagged_reasoning_in_content_becomes_thinking(
+    gateway: Gateway, fake_zen: FakeOpenCode
+) -> None:
+    """B3.4/A10: MiniMax on Zen's chat route writes `<think>...</think>` into content."""
+    from crossway import signatures
+
+    client = _claude(gateway)
+    for stream in (False, True):
+        fake_zen.script(Reply(text="<think>Count the letters.</think>\n\nThree.", chunks=4))
+        kw: dict[str, Any] = {"model": "opencode-zen/minimax-m2.7", "max_tokens": 50,
+                              "messages": [{"role": "user", "content": "r's in strawberry?"}]}
+        if stream:
+            with client.messages.stream(**kw) as s:
+                msg = s.get_final_message()
+        else:
+            msg = client.messages.create(**kw)
+        assert [b.type for b in msg.content] == ["thinking", "text"]
+        assert msg.content[0].thinking == "Count the letters."  # type: ignore[union-attr]
+        assert signatures.is_ours(msg.content[0].signature)  # type: ignore[union-attr]
+        assert msg.content[1].text == "Three."  # type: ignore[union-attr]
+    fake_zen.script(Reply(text="<think>Count the letters.</think>\n\nThree."))
+    oclient = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    r = oclient.chat.completions.create(model="opencode-zen/minimax-m2.7", messages=[
+        {"role": "user", "content": "r's in strawberry?"}], extra_body={})
+    # Same dialect both sides: the fast path leaves the upstream's content as it is.
+    assert r.choices[0].message.content == "<think>Count the letters.</think>\n\nThree."

@@ -23,6 +23,7 @@ from crossway.dialects.openai_chat_stream import (
     reasoning_text,
     stop_reason_in,
 )
+from crossway.dialects.think_tags import split_complete
 from crossway.errors import InvalidRequest, UpstreamError
 
 __all__ = [
@@ -507,7 +508,11 @@ def decode_response(body: dict[str, Any]) -> ir.Response:
             p["text"] for p in text if isinstance(p, dict) and isinstance(p.get("text"), str)
         )
     if text and isinstance(text, str):
-        content.append(ir.Text(text))
+        tagged, text = split_complete(text)
+        if tagged and not reasoning:
+            content.append(ir.Thinking(tagged))
+        if text:
+            content.append(ir.Text(text))
     tool_calls = message.get("tool_calls")
     calls = _decode_response_calls(tool_calls) if isinstance(tool_calls, list) else []
     content.extend(calls)

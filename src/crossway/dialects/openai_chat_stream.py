@@ -14,6 +14,7 @@ import orjson
 
 from crossway import ir
 from crossway.dialects.sse import SSEEvent, frame
+from crossway.dialects.think_tags import ThinkSplitter
 
 _FINISH_IN: dict[str, ir.StopReason] = {
     "stop": "end_turn",
@@ -192,6 +193,7 @@ class StreamDecoder:
         "_kind",
         "_last",
         "_started",
+        "_think",
         "_tools",
         "_tools_emitted",
         "_usage",
@@ -215,6 +217,7 @@ class StreamDecoder:
         self._kind = _NONE  # kind of the block the last emitted event belongs to
         self._ws = ""  # held whitespace-only text of kind _ws_kind
         self._ws_kind = _NONE
+        self._think = ThinkSplitter()
 
     def feed(self, event: SSEEvent) -> list[ir.StreamEvent]:
         if self.done:
@@ -292,7 +295,8 @@ class StreamDecoder:
                 self._emit_text(_THINKING, reasoning, out)
             content = delta.get("content")
             if content and isinstance(content, str):
-                self._emit_text(_TEXT, content, out)
+                for is_reasoning, piece in self._think.feed(content):
+                    self._emit_text(_THINKING if is_reasoning else _TEXT, piece, out)
             tool_calls = delta.get("tool_calls")
             if tool_calls and isinstance(tool_calls, list):
                 for tc in tool_calls:
@@ -301,6 +305,8 @@ class StreamDecoder:
         finish = choice.get("finish_reason")
         if finish is None:
             return None
+        for is_reasoning, piece in self._think.flush():
+            self._emit_text(_THINKING if is_reasoning else _TEXT, piece, out)
         if finish in FAILED_FINISH:
             return ir.StreamError(f"upstream generation failed (finish_reason {finish!r})")
         self._finish = finish
