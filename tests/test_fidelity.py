@@ -258,3 +258,20 @@ def test_tagged_reasoning_in_content_becomes_thinking(
         {"role": "user", "content": "r's in strawberry?"}], extra_body={})
     # Same dialect both sides: the fast path leaves the upstream's content as it is.
     assert r.choices[0].message.content == "<think>Count the letters.</think>\n\nThree."
+
+
+def test_claude_code_thinking_reaches_each_family_its_own_way(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """Claude Code's adaptive thinking + effort: DeepSeek gets its switch and
+    reasoning_effort, GLM only its switch (its console routes reject reasoning_effort)."""
+    client = _claude(gateway)
+    for model in ("opencode-go/glm-5.1", "opencode-go/deepseek-v4-pro"):
+        fake_go.script(Reply(text="ok"))
+        client.messages.create(model=model, max_tokens=64,
+                               messages=[{"role": "user", "content": "hi"}],
+                               extra_body={"thinking": {"type": "adaptive", "display": "omitted"},
+                                           "output_config": {"effort": "high"}})
+    glm, deepseek = (r.json for r in fake_go.completions())
+    assert glm["thinking"] == {"type": "enabled"} and "reasoning_effort" not in glm
+    assert deepseek["thinking"] == {"type": "enabled"} and deepseek["reasoning_effort"] == "high"

@@ -633,7 +633,8 @@ def test_encode_request_options() -> None:
         user="u",
         openai_extra={"seed": 1, "model": "must-not-override"},
     )
-    out = openai_chat.encode_request(req, "kimi-k2.6", Capabilities(max_output_tokens=16384))
+    out = openai_chat.encode_request(
+        req, "kimi-k2.6", Capabilities(max_output_tokens=16384, reasoning_effort=True))
     assert out == {
         "model": "kimi-k2.6",
         "messages": [{"role": "user", "content": "hi"}],
@@ -1475,3 +1476,22 @@ def test_stream_round_trip_encoder_to_decoder() -> None:
         out.extend(dec.feed(sse))
     out.extend(dec.finish())
     assert out == [ir.MessageStart(id=enc.response_id, model="client-model"), *events]
+
+
+def test_encode_request_thinking_switch_and_effort_per_capability() -> None:
+    def encode(thinking: ir.ThinkingConfig, caps: Capabilities) -> dict[str, object]:
+        req = ir.Request(model="m", messages=[ir.Message("user", [ir.Text("hi")])],
+                         thinking=thinking)
+        out = openai_chat.encode_request(req, "m", caps)
+        return {k: out[k] for k in ("thinking", "reasoning_effort") if k in out}
+
+    on = ir.ThinkingConfig("adaptive", effort="high")
+    off = ir.ThinkingConfig("disabled")
+    switch = Capabilities(thinking_switch=True)
+    both = Capabilities(thinking_switch=True, reasoning_effort=True)
+    assert encode(on, switch) == {"thinking": {"type": "enabled"}}  # GLM: no reasoning_effort
+    assert encode(off, switch) == {"thinking": {"type": "disabled"}}
+    assert encode(on, both) == {"thinking": {"type": "enabled"}, "reasoning_effort": "high"}
+    assert encode(ir.ThinkingConfig("enabled", effort="none"), both) == {
+        "thinking": {"type": "disabled"}}
+    assert encode(on, Capabilities()) == {}  # a plain OpenAI-compatible model: neither

@@ -40,6 +40,11 @@ class Capabilities:
     parallel_tool_calls: bool = True
     # The upstream is a real Anthropic model that validates thinking signatures.
     anthropic_native: bool = False
+    # Chat upstreams that take a `thinking: {"type": "enabled"|"disabled"}` switch
+    # (DeepSeek, Kimi, GLM, MiMo; spec B1.11). Kimi and GLM on OpenCode Go ignore "disabled".
+    thinking_switch: bool = False
+    # The upstream accepts `reasoning_effort` (GLM console routes reject it, spec A10).
+    reasoning_effort: bool = False
     # Clamp for max_tokens, when known.
     max_output_tokens: int | None = None
     # Output tokens to ask for when the client gave no max_tokens (Anthropic requires it).

@@ -395,8 +395,13 @@ def encode_request(req: ir.Request, model: str, caps: Capabilities) -> dict[str,
             body["tool_choice"] = _encode_tool_choice(req.tool_choice)
         if req.parallel_tool_calls is not None and caps.parallel_tool_calls:
             body["parallel_tool_calls"] = req.parallel_tool_calls
-    if req.thinking is not None and req.thinking.effort and req.thinking.effort != "none":
-        body["reasoning_effort"] = req.thinking.effort
+    thinking = req.thinking
+    if thinking is not None:
+        if caps.thinking_switch:
+            off = thinking.type == "disabled" or thinking.effort == "none"
+            body["thinking"] = {"type": "disabled" if off else "enabled"}
+        if caps.reasoning_effort and thinking.effort and thinking.effort != "none":
+            body["reasoning_effort"] = thinking.effort
     if req.response_format is not None:
         body["response_format"] = req.response_format
     if req.user is not None:

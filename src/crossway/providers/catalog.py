@@ -49,11 +49,13 @@ ZEN_MODELS: dict[str, Dialect] = _table(
 # reasoning_content (spec A10, B1.6); GLM console routes reject it (spec A6: [1210]/[1214]).
 _FAMILIES: tuple[tuple[str, Capabilities], ...] = (
     ("claude-", Capabilities(anthropic_native=True, reasoning_replay=False)),
-    ("deepseek-", Capabilities(reasoning_replay=True)),
-    ("kimi-", Capabilities(reasoning_replay=True)),
+    ("deepseek-", Capabilities(reasoning_replay=True, thinking_switch=True,
+                               reasoning_effort=True)),
+    ("kimi-", Capabilities(reasoning_replay=True, thinking_switch=True)),
     ("minimax-", Capabilities(reasoning_replay=True)),
-    ("mimo-", Capabilities(reasoning_replay=True)),
-    ("glm-", Capabilities(reasoning_replay=False)),
+    ("mimo-", Capabilities(reasoning_replay=True, thinking_switch=True)),
+    ("glm-", Capabilities(reasoning_replay=False, thinking_switch=True)),
+    ("gpt-", Capabilities(reasoning_effort=True)),
 )
 
 _DEFAULT = Capabilities(reasoning_replay=False)
