@@ -275,3 +275,46 @@ def test_claude_code_thinking_reaches_each_family_its_own_way(
     glm, deepseek = (r.json for r in fake_go.completions())
     assert glm["thinking"] == {"type": "enabled"} and "reasoning_effort" not in glm
     assert deepseek["thinking"] == {"type": "enabled"} and deepseek["reasoning_effort"] == "high"
+
+
+KIMI_LEAK = ("Checking.<|tool_calls_section_begin|><|tool_call_begin|>functions.Bash:0"
+             '<|tool_call_argument_begin|>{"command": "ls"}<|tool_call_end|>'
+             "<|tool_calls_section_end|>")
+
+
+def test_kimi_raw_tool_tokens_become_tool_calls(gateway: Gateway, fake_go: FakeOpenCode) -> None:
+    """B12: Kimi sometimes leaks `<|tool_calls_section_begin|>` tokens into content; both
+    client dialects get a real tool call instead of the raw tokens."""
+    for stream in (False, True):
+        fake_go.script(Reply(text=KIMI_LEAK, chunks=5))
+        kw: dict[str, Any] = {"model": "opencode-go/kimi-k2.6", "max_tokens": 100,
+                              "tools": [BASH],
+                              "messages": [{"role": "user", "content": "list"}]}
+        client = _claude(gateway)
+        if stream:
+            with client.messages.stream(**kw) as s:
+                msg = s.get_final_message()
+        else:
+            msg = client.messages.create(**kw)
+        assert [b.type for b in msg.content] == ["text", "tool_use"]
+        assert msg.content[0].text == "Checking."  # type: ignore[union-attr]
+        assert msg.content[1].input == {"command": "ls"}  # type: ignore[union-attr]
+        assert ANTHROPIC_ID.match(msg.content[1].id)  # type: ignore[union-attr]
+        assert msg.stop_reason == "tool_use"
+        fake_go.script(Reply(text=KIMI_LEAK, chunks=5))
+        oclient = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+        if stream:
+            with oclient.chat.completions.stream(
+                    model="opencode-go/kimi-k2.6", tools=[OPENAI_BASH],  # type: ignore[list-item]
+                    messages=[{"role": "user", "content": "list"}]) as os_:
+                final = os_.get_final_completion()
+        else:
+            final = oclient.chat.completions.create(
+                model="opencode-go/kimi-k2.6", tools=[OPENAI_BASH],  # type: ignore[list-item]
+                messages=[{"role": "user", "content": "list"}])
+        choice = final.choices[0]
+        assert choice.message.content == "Checking."
+        assert choice.finish_reason == "tool_calls"
+        call = choice.message.tool_calls[0]  # type: ignore[index]
+        assert call.function.name == "Bash"  # type: ignore[union-attr]
+        assert call.function.arguments == '{"command": "ls"}'  # type: ignore[union-attr]

@@ -128,7 +128,7 @@ class Relay:
         if not isinstance(data, dict):
             raise UpstreamError(f"{t.instance.name} answered with a JSON {type(data).__name__}")
         upstream = registry.codec(t.dialect)
-        parsed = upstream.decode_response(data)
+        parsed = upstream.decode_response(data, t.caps)
         adapt.restore_response(parsed, ex.restore_names)
         ex.record.usage = parsed.usage
         if fast:
@@ -144,11 +144,14 @@ def _fast_path_ok(body: dict[str, Any], t: Target) -> bool:
     """Same dialect both sides, and an upstream whose output needs no repair.
 
     OpenAI-compatible upstreams: forwarded with the per-model history edits of
-    `_fast_openai_message`. Anthropic Messages: only real Anthropic models; the
+    `_fast_openai_message`, unless the model's output needs repair (Kimi's leaked tool
+    tokens). Anthropic Messages: only real Anthropic models; the
     Anthropic-compatible ones (MiniMax, Qwen on OpenCode Go) reject inline system turns and
     emit things Claude Code cannot replay (whitespace-only text blocks), so they go through
     the codecs, which sanitise both directions for about a microsecond per event.
     """
+    if t.caps.repair_output:
+        return False
     if t.dialect == "openai_chat":
         return True
     if t.dialect != "anthropic" or not t.caps.anthropic_native:

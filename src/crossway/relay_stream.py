@@ -45,7 +45,7 @@ class _ClientGone(Exception):
 
 class _Translated:
     def __init__(self, ex: Exchange, t: Target) -> None:
-        self.decoder = registry.codec(t.dialect).StreamDecoder()
+        self.decoder = registry.codec(t.dialect).StreamDecoder(t.caps)
         self.encoder = registry.codec(ex.client_dialect).StreamEncoder(
             ex.plan.requested, include_usage=ex.include_usage)
         self.ex = ex

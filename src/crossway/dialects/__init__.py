@@ -8,11 +8,11 @@ with any upstream dialect:
         Bad input raises crossway.errors.InvalidRequest with a message naming the field.
     encode_request(req: ir.Request, model: str, caps: Capabilities) -> dict
         Build the upstream request body for `model` (the bare upstream id).
-    decode_response(body: dict) -> ir.Response
+    decode_response(body: dict, caps: Capabilities | None = None) -> ir.Response
         Convert a non-streaming upstream response body.
     encode_response(resp: ir.Response, model: str) -> dict
         Build the non-streaming client response; `model` is what the client asked for.
-    class StreamDecoder()
+    class StreamDecoder(caps: Capabilities | None = None)
         .feed(event: SSEEvent) -> list[ir.StreamEvent]   one upstream SSE event in
         .finish() -> list[ir.StreamEvent]                at upstream EOF
         .done: bool                                      a terminal event was produced
@@ -45,6 +45,11 @@ class Capabilities:
     thinking_switch: bool = False
     # The upstream accepts `reasoning_effort` (GLM console routes reject it, spec A10).
     reasoning_effort: bool = False
+    # The model sometimes writes `<tool_call>` envelopes into its text (Qwen / Hermes style).
+    text_tool_calls: bool = False
+    # The model's output can need repair even for a same-dialect client (Kimi leaks raw
+    # tool-call tokens into content), so it never takes the passthrough fast path.
+    repair_output: bool = False
     # Clamp for max_tokens, when known.
     max_output_tokens: int | None = None
     # Output tokens to ask for when the client gave no max_tokens (Anthropic requires it).

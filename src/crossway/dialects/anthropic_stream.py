@@ -12,6 +12,7 @@ from typing import Any, cast, get_args
 import orjson
 
 from crossway import ir, signatures, toolids
+from crossway.dialects import Capabilities
 from crossway.dialects.sse import SSEEvent, frame
 
 _STOP_REASONS: frozenset[str] = frozenset(get_args(ir.StopReason))
@@ -112,7 +113,7 @@ class StreamDecoder:
 
     __slots__ = ("_skipped", "_started", "_stop_reason", "_stop_sequence", "_usage", "done")
 
-    def __init__(self) -> None:
+    def __init__(self, caps: Capabilities | None = None) -> None:
         self.done = False
         self._started = False
         self._usage = ir.Usage()

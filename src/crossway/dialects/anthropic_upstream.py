@@ -280,7 +280,7 @@ def _encode_sampling(req: ir.Request, out: dict[str, Any], native: bool, thinkin
 # ---------------------------------------------------------------- response: upstream -> ir
 
 
-def decode_response(body: dict[str, Any]) -> ir.Response:
+def decode_response(body: dict[str, Any], caps: Capabilities | None = None) -> ir.Response:
     if not isinstance(body, dict):
         raise UpstreamError("upstream response is not a JSON object")
     if body.get("type") == "error":

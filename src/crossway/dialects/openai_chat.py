@@ -23,6 +23,7 @@ from crossway.dialects.openai_chat_stream import (
     reasoning_text,
     stop_reason_in,
 )
+from crossway.dialects.text_tools import scan_complete
 from crossway.dialects.think_tags import split_complete
 from crossway.errors import InvalidRequest, UpstreamError
 
@@ -489,7 +490,7 @@ def _encode_tool_choice(choice: ir.ToolChoice) -> str | dict[str, Any]:
 # ---------------------------------------------------------------- responses
 
 
-def decode_response(body: dict[str, Any]) -> ir.Response:
+def decode_response(body: dict[str, Any], caps: Capabilities | None = None) -> ir.Response:
     """An upstream chat.completion body -> ir.Response (spec B2)."""
     choices = body.get("choices") if isinstance(body, dict) else None
     if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
@@ -512,14 +513,20 @@ def decode_response(body: dict[str, Any]) -> ir.Response:
         text = "".join(
             p["text"] for p in text if isinstance(p, dict) and isinstance(p.get("text"), str)
         )
+    tool_calls = message.get("tool_calls")
+    calls = _decode_response_calls(tool_calls) if isinstance(tool_calls, list) else []
     if text and isinstance(text, str):
         tagged, text = split_complete(text)
         if tagged and not reasoning:
             content.append(ir.Thinking(tagged))
-        if text:
-            content.append(ir.Text(text))
-    tool_calls = message.get("tool_calls")
-    calls = _decode_response_calls(tool_calls) if isinstance(tool_calls, list) else []
+        hermes = caps is not None and caps.text_tool_calls
+        for n, piece in enumerate(scan_complete(text, hermes=hermes)):
+            if isinstance(piece, str):
+                if piece.strip():
+                    content.append(ir.Text(piece))
+            else:
+                calls.append(ir.ToolCall(piece.id or f"call_text_{n}", piece.name,
+                                         piece.arguments))
     content.extend(calls)
     rid, model = body.get("id"), body.get("model")
     return ir.Response(

@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 
 from crossway import ir
+from crossway.dialects import Capabilities
 from crossway.dialects.sse import SSEEvent, frame
+from crossway.dialects.text_tools import Piece, TextToolScanner
 from crossway.dialects.think_tags import ThinkSplitter
 
 _FINISH_IN: dict[str, ir.StopReason] = {
@@ -174,6 +176,10 @@ class _ToolCall:
         return True
 
 
+# Tool calls found in text get indexes far from any the upstream uses.
+_TEXT_CALL_INDEX = 1_000_000
+
+
 class StreamDecoder:
     """Upstream chat.completion.chunk SSE -> ir stream events (contract in crossway.ir, spec B3).
 
@@ -193,6 +199,8 @@ class StreamDecoder:
         "_kind",
         "_last",
         "_started",
+        "_text_calls",
+        "_text_tools",
         "_think",
         "_tools",
         "_tools_emitted",
@@ -202,7 +210,7 @@ class StreamDecoder:
         "done",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, caps: Capabilities | None = None) -> None:
         self.done = False
         self._started = False
         self._finish: object = None
@@ -218,6 +226,8 @@ class StreamDecoder:
         self._ws = ""  # held whitespace-only text of kind _ws_kind
         self._ws_kind = _NONE
         self._think = ThinkSplitter()
+        self._text_tools = TextToolScanner(hermes=caps is not None and caps.text_tool_calls)
+        self._text_calls = 0
 
     def feed(self, event: SSEEvent) -> list[ir.StreamEvent]:
         if self.done:
@@ -295,8 +305,7 @@ class StreamDecoder:
                 self._emit_text(_THINKING, reasoning, out)
             content = delta.get("content")
             if content and isinstance(content, str):
-                for is_reasoning, piece in self._think.feed(content):
-                    self._emit_text(_THINKING if is_reasoning else _TEXT, piece, out)
+                self._content(self._think.feed(content), out)
             tool_calls = delta.get("tool_calls")
             if tool_calls and isinstance(tool_calls, list):
                 for tc in tool_calls:
@@ -305,13 +314,32 @@ class StreamDecoder:
         finish = choice.get("finish_reason")
         if finish is None:
             return None
-        for is_reasoning, piece in self._think.flush():
-            self._emit_text(_THINKING if is_reasoning else _TEXT, piece, out)
+        self._content(self._think.flush(), out)
+        self._text_pieces(self._text_tools.flush(), out)
         if finish in FAILED_FINISH:
             return ir.StreamError(f"upstream generation failed (finish_reason {finish!r})")
         self._finish = finish
         self._finish_seen = True
         return self._flush_tools(out)
+
+    def _content(self, pieces: list[tuple[bool, str]], out: list[ir.StreamEvent]) -> None:
+        for is_reasoning, piece in pieces:
+            if is_reasoning:
+                self._emit_text(_THINKING, piece, out)
+            else:
+                self._text_pieces(self._text_tools.feed(piece), out)
+
+    def _text_pieces(self, pieces: list[Piece], out: list[ir.StreamEvent]) -> None:
+        for piece in pieces:
+            if isinstance(piece, str):
+                self._emit_text(_TEXT, piece, out)
+            else:  # a tool call written into the text: through the normal tool machinery
+                self._text_calls += 1
+                self._tool_fragment({
+                    "index": _TEXT_CALL_INDEX + self._text_calls,
+                    "id": piece.id or f"call_text_{self._text_calls}",
+                    "function": {"name": piece.name, "arguments": piece.arguments},
+                }, out)
 
     def _emit_text(self, kind: int, text: str, out: list[ir.StreamEvent]) -> None:
         if kind != self._kind:

@@ -51,11 +51,12 @@ _FAMILIES: tuple[tuple[str, Capabilities], ...] = (
     ("claude-", Capabilities(anthropic_native=True, reasoning_replay=False)),
     ("deepseek-", Capabilities(reasoning_replay=True, thinking_switch=True,
                                reasoning_effort=True)),
-    ("kimi-", Capabilities(reasoning_replay=True, thinking_switch=True)),
+    ("kimi-", Capabilities(reasoning_replay=True, thinking_switch=True, repair_output=True)),
     ("minimax-", Capabilities(reasoning_replay=True)),
     ("mimo-", Capabilities(reasoning_replay=True, thinking_switch=True)),
     ("glm-", Capabilities(reasoning_replay=False, thinking_switch=True)),
     ("gpt-", Capabilities(reasoning_effort=True)),
+    ("qwen", Capabilities(reasoning_replay=True, text_tool_calls=True, repair_output=True)),
 )
 
 _DEFAULT = Capabilities(reasoning_replay=False)
