@@ -10,7 +10,7 @@ import anthropic
 import openai
 
 from crossway.toolids import ConversationIds, for_anthropic_client
-from tests.fakes.opencode import FakeOpenCode, Reply, ToolCallSpec
+from tests.fakes.opencode import FakeOpenCode, FakeUsage, Reply, ToolCallSpec
 from tests.gateway import Gateway
 
 ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -318,3 +318,182 @@ def test_kimi_raw_tool_tokens_become_tool_calls(gateway: Gateway, fake_go: FakeO
         call = choice.message.tool_calls[0]  # type: ignore[index]
         assert call.function.name == "Bash"  # type: ignore[union-attr]
         assert call.function.arguments == '{"command": "ls"}'  # type: ignore[union-attr]
+
+
+def test_deepseek_gets_reasoning_content_on_every_assistant_turn(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """B12: "The reasoning_content in the thinking mode must be passed back to the API"."""
+    history: list[Any] = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "first thought", "signature": "sig"},
+            {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},  # no thinking known for this turn
+        {"role": "user", "content": "e"},
+    ]
+    fake_go.script(Reply(text="ok"), Reply(text="ok"))
+    _claude(gateway).messages.create(model="opencode-go/deepseek-v4-pro", max_tokens=20,
+                                     messages=history)
+    sent = [m for m in fake_go.completions()[-1].json["messages"] if m["role"] == "assistant"]
+    assert [m["reasoning_content"] for m in sent] == ["first thought", ""]
+    # An OpenAI client that never sends reasoning (same dialect, fast path) works too.
+    oclient = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    oclient.chat.completions.create(model="opencode-go/deepseek-v4-pro", messages=[
+        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"}])
+    assert fake_go.completions()[-1].json["messages"][1]["reasoning_content"] == ""
+
+
+def test_glm_never_gets_reasoning_content(gateway: Gateway, fake_go: FakeOpenCode) -> None:
+    """Per-model flag (B1.6, A6): GLM console routes reject replayed reasoning."""
+    fake_go.script(Reply(text="ok"))
+    _claude(gateway).messages.create(model="opencode-go/glm-5.1", max_tokens=20, messages=[
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+            {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "c"}])
+    sent = fake_go.completions()[-1].json["messages"]
+    assert all("reasoning_content" not in m for m in sent)
+
+
+def test_empty_text_blocks_in_history_are_dropped(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """B12: a client that persisted an empty block must not get 400 forever after."""
+    fake_go.script(Reply(text="ok"))
+    _claude(gateway).messages.create(model="opencode-go/minimax-m2.7", max_tokens=20, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "a"},
+                                     {"type": "text", "text": "  "}]},
+        {"role": "assistant", "content": [{"type": "text", "text": ""},
+                                          {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "c"}])
+    sent = fake_go.completions()[-1].json["messages"]
+    assert [b["text"] for m in sent for b in m["content"]] == ["a", "b", "c"]
+
+
+def test_tool_results_first_then_user_text_for_messages_upstreams(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """B5.4 / B12: tool messages followed by a user message become one user turn whose
+    content starts with every tool_result."""
+    fake_go.script(Reply(text="ok"))
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    client.chat.completions.create(model="opencode-go/minimax-m2.7", tools=[OPENAI_BASH],  # type: ignore[list-item]
+                                   messages=[
+        {"role": "user", "content": "run two"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "Bash", "arguments": "{}"}},
+            {"id": "c2", "type": "function", "function": {"name": "Bash", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "one"},
+        {"role": "tool", "tool_call_id": "c2", "content": "two"},
+        {"role": "user", "content": "and now?"}])
+    last = fake_go.completions()[-1].json["messages"][-1]
+    assert last["role"] == "user"
+    assert [b["type"] for b in last["content"]] == ["tool_result", "tool_result", "text"]
+
+
+def test_temperature_and_top_p_not_both_to_claude(gateway: Gateway, fake_zen: FakeOpenCode) -> None:
+    """B5.7 / B12: newer Claude models reject both together."""
+    fake_zen.script(Reply(text="ok"))
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    client.chat.completions.create(model="opencode-zen/claude-sonnet-4-6", temperature=0.7,
+                                   top_p=0.9, messages=[{"role": "user", "content": "hi"}])
+    sent = fake_zen.completions()[-1].json
+    assert sent["temperature"] == 0.7 and "top_p" not in sent
+
+
+CLAUDE_CODE_BODY: dict[str, Any] = {
+    "max_tokens": 32000,
+    "stream": True,
+    "thinking": {"type": "adaptive", "display": "omitted"},
+    "output_config": {"effort": "medium"},
+    "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+    "metadata": {"user_id": '{"device_id":"d1","session_id":"7d6b2c1e-0000-4000-8000-1"}'},
+    "system": [
+        {"type": "text", "text": BILLING},
+        {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}},
+    ],
+    "tools": [
+        {"name": "Bash", "description": "Run a command", "input_schema": {
+            "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+            "additionalProperties": False,
+            "properties": {"command": {"type": "string"}}, "required": ["command"]}},
+        {"name": "DeferredToolPlaceholder", "description": "", "defer_loading": True,
+         "input_schema": {}},
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 5},
+    ],
+    "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "list the files"}]},
+        {"role": "system", "content": [{"type": "text", "text": "<env>cwd: /tmp</env>",
+                                        "cache_control": {"type": "ephemeral"}}],
+         "output_config": {"effort": "medium"}},
+    ],
+}
+
+
+def test_a_claude_code_shaped_request_works_on_both_upstream_dialects(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """C1: inline system turn with output_config, context_management, defer_loading, $schema,
+    a server tool, adaptive thinking, the billing header, metadata.user_id as JSON."""
+    import json
+
+    from tests.gateway import request
+    for model in ("opencode-go/glm-5.1", "opencode-go/minimax-m2.7"):
+        fake_go.script(Reply(text="a.txt b.txt"))
+        body = {**CLAUDE_CODE_BODY, "model": model}
+        status, _, payload = request(gateway, "POST", "/v1/messages?beta=true",
+                                     json.dumps(body).encode(),
+                                     {"content-type": "application/json",
+                                      "anthropic-version": "2023-06-01",
+                                      "anthropic-beta": "claude-code-20250219,effort-2025-11-24",
+                                      "x-claude-code-session-id": "7d6b2c1e-0000-4000-8000-1"})
+        assert status == 200, payload
+        deltas = [json.loads(line[6:]) for line in payload.decode().splitlines()
+                  if line.startswith("data: ") and "text_delta" in line]
+        assert "".join(d["delta"]["text"] for d in deltas) == "a.txt b.txt"
+        assert payload.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+        sent = fake_go.completions()[-1]
+        names = [t.get("name") or t["function"]["name"] for t in sent.json["tools"]]
+        assert "web_search" not in names  # a server tool cannot run there: stripped
+        text = json.dumps(sent.json)
+        assert "x-anthropic-billing-header" not in text and "<env>cwd: /tmp</env>" in text
+    first, second = fake_go.session_ids
+    assert first == second  # header and metadata name the same session
+
+
+def test_cache_writes_count_in_every_direction(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """B2/B6/B11: the prompt total the upstream billed is what every client sees."""
+    usage = FakeUsage(prompt_tokens=1000, completion_tokens=10, cached_tokens=600,
+                      cache_creation_tokens=300)
+    fake_go.script(Reply(text="ok", usage=usage), Reply(text="ok", usage=usage))
+    oclient = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    r = oclient.chat.completions.create(model="opencode-go/minimax-m2.7",
+                                        messages=[{"role": "user", "content": "hi"}])
+    assert r.usage is not None and r.usage.prompt_tokens == 1000
+    assert r.usage.prompt_tokens_details.cached_tokens == 600  # type: ignore[union-attr]
+    msg = _claude(gateway).messages.create(model="opencode-go/minimax-m2.7", max_tokens=20,
+                                           messages=[{"role": "user", "content": "hi"}])
+    u = msg.usage
+    assert (u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens) == (
+        100, 600, 300)
+
+
+def test_max_tokens_clamped_to_the_models_output_limit(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """C1: Claude Code asks for up to 128000 output tokens whatever the model; kimi-k2.6
+    allows 65536 (models.dev), on both the translated and the fast path."""
+    fake_go.script(Reply(text="ok"), Reply(text="ok"), Reply(text="ok"))
+    for model in ("opencode-go/kimi-k2.6", "opencode-go/minimax-m2.5"):
+        _claude(gateway).messages.create(model=model, max_tokens=128000, timeout=30,
+                                         messages=[{"role": "user", "content": "hi"}])
+    oclient = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    oclient.chat.completions.create(model="opencode-go/glm-5.1", max_tokens=200000,
+                                    messages=[{"role": "user", "content": "hi"}])
+    assert [r.json["max_tokens"] for r in fake_go.completions()] == [65536, 65536, 131072]

@@ -95,10 +95,23 @@ def check_chat(body: JSON, model: str, bad: Bad) -> None:
         if open_ids:
             raise _missing_tool_responses(open_ids, bad)
         if role == "assistant":
+            _check_deepseek_replay(body, m, i, model, bad)
             open_ids = _check_assistant_tool_calls(m, i, model, bad)
     if open_ids:
         raise _missing_tool_responses(open_ids, bad)
     _check_chat_tools(body, bad)
+
+
+def _check_deepseek_replay(body: JSON, m: JSON, i: int, model: str, bad: Bad) -> None:
+    """DeepSeek V4 in thinking mode (the default) wants reasoning_content on every assistant
+    message of the history (spec A10, B1.6)."""
+    thinking = body.get("thinking")
+    off = isinstance(thinking, dict) and thinking.get("type") == "disabled"
+    if model.startswith("deepseek-") and not off and "reasoning_content" not in m:
+        raise bad(
+            "Missing `reasoning_content` field in the assistant message at message index "
+            f"{i}. The reasoning_content in the thinking mode must be passed back to the API."
+        )
 
 
 def _missing_tool_responses(ids: list[str], bad: Bad) -> Reject:

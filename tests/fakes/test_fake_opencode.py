@@ -331,7 +331,7 @@ def _asst(*calls: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_chat_tool_ordering(go: FakeOpenCode) -> None:
-    model = "deepseek-v4-flash"
+    model = "mimo-v2.5-pro"
     ok = [*USER, _asst(_call("call_1"), _call("call_2"))]
     ok += [
         {"role": "tool", "tool_call_id": "call_2", "content": "b"},
@@ -361,7 +361,7 @@ def test_chat_tool_ordering(go: FakeOpenCode) -> None:
 
 
 def test_chat_tool_call_shape(go: FakeOpenCode) -> None:
-    model = "deepseek-v4-pro"
+    model = "mimo-v2.5-pro"
     answer = {"role": "tool", "tool_call_id": "c1", "content": "ok"}
 
     def convo(call: dict[str, Any]) -> list[Any]:
@@ -410,7 +410,7 @@ def test_glm_rejects_null_assistant_content(go: FakeOpenCode) -> None:
     missing = {"role": "assistant", "tool_calls": [_call("c1")]}
     assert_bad(chat(go, "glm-5.1", [*USER, missing, answer]), "[1214]")
     assert chat(go, "glm-5.1", [*USER, {**null, "content": ""}, answer]).status == 200
-    assert chat(go, "deepseek-v4-flash", [*USER, null, answer]).status == 200
+    assert chat(go, "mimo-v2.5-pro", [*USER, null, answer]).status == 200
 
 
 def test_chat_tools_and_tool_choice(go: FakeOpenCode) -> None:
@@ -612,6 +612,38 @@ def test_script_is_fifo_and_only_valid_requests_consume_it(go: FakeOpenCode) -> 
     go.script(Reply(text="x"))
     go.reset()
     assert go.pending == 0 and go.requests == []
+
+
+def test_when_tools_targets_requests_with_or_without_tools(go: FakeOpenCode) -> None:
+    tools = [{"type": "function", "function": {"name": "bash", "parameters": {}}}]
+    a_tools = [{"name": "bash", "input_schema": {"type": "object"}}]
+    go.script(
+        Reply(text="for tools", when_tools=True),
+        Reply(text="anything"),
+        Reply(text="no tools", when_tools=False),
+    )
+
+    def text(resp: Resp) -> str:
+        return str(resp.json()["choices"][0]["message"]["content"])
+
+    # a tool-less request skips the head (kept queued) and takes the first match
+    assert text(chat(go, "glm-5.1", USER)) == "anything"
+    assert go.pending == 2
+    assert text(chat(go, "glm-5.1", USER, tools=[])) == "no tools"  # empty list = no tools
+    assert text(chat(go, "glm-5.1", USER)) == "echo: hi there"  # nothing matches: default
+    assert go.pending == 1
+    go.script(Reply(text="later, for tools", when_tools=True))
+    assert text(chat(go, "glm-5.1", USER, tools=tools)) == "for tools"  # still FIFO
+    reply = msgs(go, "minimax-m2.7", USER, tools=a_tools).json()
+    assert reply["content"][0]["text"] == "later, for tools"
+    assert go.pending == 0
+    # a request rejected by the rules consumes nothing, matching or not
+    go.script(Reply(text="kept", when_tools=True))
+    bad_tools = [{"type": "function", "function": {"name": "bad name!", "parameters": {}}}]
+    assert_bad(chat(go, "glm-5.1", USER, tools=bad_tools), "does not match pattern")
+    assert go.pending == 1
+    assert Reply().matches({"tools": tools}) and Reply().matches(None)
+    assert not Reply(when_tools=True).matches(None)
 
 
 def test_chat_non_stream_shape(go: FakeOpenCode) -> None:
@@ -960,3 +992,25 @@ def test_responses_route(go: FakeOpenCode) -> None:
     assert seqs == list(range(len(seqs)))
     text = "".join(json.loads(d)["delta"] for n, d in events if n == "response.output_text.delta")
     assert text == "streamed"
+
+
+def test_deepseek_requires_reasoning_content_on_every_assistant_message() -> None:
+    with FakeOpenCode(tier="go", keys=("k",)) as fake:
+        def post(body: dict[str, object]) -> int:
+            req = urllib.request.Request(
+                fake.base_url + "/chat/completions", data=json.dumps(body).encode(),
+                headers={"authorization": "Bearer k", "x-opencode-session": "ses_abcdef12",
+                         "content-type": "application/json"})
+            try:
+                with urllib.request.urlopen(req) as r:
+                    return int(r.status)
+            except urllib.error.HTTPError as e:
+                return int(e.code)
+
+        history = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                   {"role": "user", "content": "c"}]
+        assert post({"model": "deepseek-v4-pro", "messages": history}) == 400
+        assert post({"model": "deepseek-v4-pro", "messages": history,
+                     "thinking": {"type": "disabled"}}) == 200
+        history[1]["reasoning_content"] = ""
+        assert post({"model": "deepseek-v4-pro", "messages": history}) == 200

@@ -7,6 +7,8 @@ overridden (and new ids added) per backend with `extra.model_protocol_overrides`
 
 from __future__ import annotations
 
+import dataclasses
+
 from crossway.config.settings import Dialect
 from crossway.dialects import Capabilities
 
@@ -61,11 +63,29 @@ _FAMILIES: tuple[tuple[str, Capabilities], ...] = (
 
 _DEFAULT = Capabilities(reasoning_replay=False)
 
+# Output-token limits (models.dev `limit.output`, providers opencode-go / opencode and the
+# base model files they point to, read 2026-11). max_tokens above these is clamped: Claude
+# Code asks for 32000-128000 whatever the model.
+OUTPUT_LIMITS: dict[str, int] = {
+    "grok-4.5": 500000, "gpt-5.6-luna": 128000, "gpt-5.5": 128000,
+    "minimax-m3": 131072, "minimax-m2.7": 131072, "minimax-m2.5": 65536,
+    "qwen3.8-max": 131072, "qwen3.7-max": 65536, "qwen3.7-plus": 65536,
+    "qwen3.6-plus": 65536, "qwen3.5-plus": 65536,
+    "glm-5.3": 131072, "glm-5.2": 131072, "glm-5.1": 131072, "glm-5": 131072,
+    "kimi-k3": 262144, "kimi-k2.7-code": 262144, "kimi-k2.6": 65536, "kimi-k2.5": 65536,
+    "deepseek-v4-pro": 384000, "deepseek-v4-flash": 384000,
+    "mimo-v2.5": 128000, "mimo-v2.5-pro": 128000, "mimo-v2-pro": 128000,
+    "mimo-v2-omni": 65536, "hy3": 128000, "big-pickle": 128000,
+    "claude-opus-5": 128000, "claude-sonnet-5": 128000, "claude-opus-4-7": 128000,
+    "claude-sonnet-4-6": 64000, "claude-sonnet-4-5": 64000, "claude-haiku-4-5": 64000,
+}
+
 
 def family_capabilities(model: str, dialect: Dialect) -> Capabilities:
-    for prefix, caps in _FAMILIES:
+    caps = _DEFAULT
+    for prefix, family in _FAMILIES:
         if model.startswith(prefix):
-            if caps.anthropic_native and dialect != "anthropic":
-                return _DEFAULT
-            return caps
-    return _DEFAULT
+            caps = _DEFAULT if family.anthropic_native and dialect != "anthropic" else family
+            break
+    limit = OUTPUT_LIMITS.get(model)
+    return dataclasses.replace(caps, max_output_tokens=limit) if limit else caps
