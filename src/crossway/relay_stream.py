@@ -209,67 +209,82 @@ async def pump_stream(
         raise UpstreamError(
             f"{t.instance.name} answered a streaming request with content-type "
             f"{ctype or 'none'} instead of text/event-stream")
-    pump: _Translated | _Passthrough = _Passthrough(ex, t) if fast else _Translated(ex, t)
-    parser = SSEParser()
-    out = web.StreamResponse(status=200, headers=SSE_HEADERS)
-    loop = asyncio.get_running_loop()
-    committed = False
-    last_write = 0.0
+    pump = _Passthrough(ex, t) if fast else _Translated(ex, t)
+    return await _Stream(request, ex, t, pump, ping_interval).run(resp)
 
-    async def send(data: bytes) -> None:
-        nonlocal committed, last_write
+
+class _Stream:
+    """One client stream: respond only when the first bytes are ready, ping while a
+    committed stream is silent, turn upstream failures into errors in the right form."""
+
+    def __init__(self, request: web.Request, ex: Exchange, t: Target,
+                 pump: _Translated | _Passthrough, ping_interval: float) -> None:
+        self.request, self.ex, self.t, self.pump = request, ex, t, pump
+        self.ping_interval = ping_interval
+        self.out = web.StreamResponse(status=200, headers=SSE_HEADERS)
+        self.loop = asyncio.get_running_loop()
+        self.committed = False
+        self.last_write = 0.0
+
+    async def run(self, resp: aiohttp.ClientResponse) -> web.StreamResponse:
+        name = self.t.instance.name
+        pinger = asyncio.create_task(self._keepalive())
+        try:
+            try:
+                await self._pump(resp)
+            except TimeoutError:
+                if not self.committed:
+                    raise UpstreamTimeout(f"{name} sent no data for too long") from None
+                await self._send(self.pump.fail(f"{name} went silent mid-stream", 504))
+            except aiohttp.ClientError as exc:
+                if not self.committed:
+                    raise UpstreamError(f"{name} stream failed: {exc}") from exc
+                await self._send(self.pump.fail(f"{name} connection dropped mid-stream", 502))
+        except _ClientGone:
+            self.ex.record.outcome = "client_closed"
+            return self.out
+        finally:
+            pinger.cancel()
+        if not self.committed:
+            # The upstream closed without a single frame: say so as a real HTTP error.
+            raise UpstreamError(f"{name} closed the stream without sending anything")
+        await self.out.write_eof()
+        return self.out
+
+    async def _pump(self, resp: aiohttp.ClientResponse) -> None:
+        parser = SSEParser()
+        async for chunk in resp.content.iter_any():
+            await self._send(self.pump.feed(parser.feed(chunk)))
+            if self.pump.done:
+                return
+        await self._send(self.pump.feed(parser.flush()))
+        await self._send(self.pump.finish())
+
+    async def _send(self, data: bytes) -> None:
         if not data:
             return
         try:
-            if not committed:
-                await out.prepare(request)
-                committed = True
-                ex.record.mark_first_byte()
-            last_write = loop.time()
-            await out.write(data)
+            if not self.committed:
+                await self.out.prepare(self.request)
+                self.committed = True
+                self.ex.record.mark_first_byte()
+            self.last_write = self.loop.time()
+            await self.out.write(data)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError) as exc:
             raise _ClientGone from exc
 
-    async def keepalive() -> None:
+    async def _keepalive(self) -> None:
         # Pings only once committed: before the first byte an upstream failure must still
         # be able to become an HTTP error (and a fallback).
-        ping = _ANTHROPIC_PING if ex.client_dialect == "anthropic" else _SSE_COMMENT_PING
+        ping = _ANTHROPIC_PING if self.ex.client_dialect == "anthropic" else _SSE_COMMENT_PING
         while True:
-            await asyncio.sleep(ping_interval)
-            if committed and not pump.done and loop.time() - last_write >= ping_interval:
+            await asyncio.sleep(self.ping_interval)
+            idle = self.loop.time() - self.last_write
+            if self.committed and not self.pump.done and idle >= self.ping_interval:
                 try:
-                    await send(ping)
+                    await self._send(ping)
                 except _ClientGone:
                     return
-
-    pinger = asyncio.create_task(keepalive())
-    try:
-        try:
-            async for chunk in resp.content.iter_any():
-                await send(pump.feed(parser.feed(chunk)))
-                if pump.done:
-                    break
-            else:
-                await send(pump.feed(parser.flush()))
-                await send(pump.finish())
-        except TimeoutError:
-            if not committed:
-                raise UpstreamTimeout(f"{t.instance.name} sent no data for too long") from None
-            await send(pump.fail(f"{t.instance.name} went silent mid-stream (read timeout)", 504))
-        except aiohttp.ClientError as exc:
-            if not committed:
-                raise UpstreamError(f"{t.instance.name} stream failed: {exc}") from exc
-            await send(pump.fail(f"{t.instance.name} connection dropped mid-stream", 502))
-    except _ClientGone:
-        ex.record.outcome = "client_closed"
-        return out
-    finally:
-        pinger.cancel()
-    if not committed:
-        # The upstream closed without a single frame: say so as a real HTTP error.
-        raise UpstreamError(f"{t.instance.name} closed the stream without sending anything")
-    await out.write_eof()
-    return out
 
 
 _ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "invalid_request_error": 400,
