@@ -497,3 +497,48 @@ def test_max_tokens_clamped_to_the_models_output_limit(
     oclient.chat.completions.create(model="opencode-go/glm-5.1", max_tokens=200000,
                                     messages=[{"role": "user", "content": "hi"}])
     assert [r.json["max_tokens"] for r in fake_go.completions()] == [65536, 65536, 131072]
+
+
+def test_tool_result_images_move_to_a_user_message_for_chat_upstreams(
+    gateway: Gateway, fake_go: FakeOpenCode
+) -> None:
+    """Chat tool messages take text only: the screenshot a tool returned follows them as a
+    user message, and is_error survives as a marker."""
+    png = "iVBORw0KGgoAAAANSUhEUg=="
+    fake_go.script(Reply(text="I see it"))
+    _claude(gateway).messages.create(
+        model="opencode-go/glm-5.1", max_tokens=20, tools=[BASH],
+        tool_choice={"type": "auto", "disable_parallel_tool_use": True},
+        messages=[
+            {"role": "user", "content": "screenshot"},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True, "content": [
+                    {"type": "text", "text": "partial capture"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                 "data": png}}]}]}])
+    sent = fake_go.completions()[-1].json
+    tool, follow = sent["messages"][2], sent["messages"][3]
+    assert tool["role"] == "tool" and tool["content"].startswith("[tool error]")
+    assert "partial capture" in tool["content"]
+    assert follow["role"] == "user"
+    assert {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}} in \
+        follow["content"]
+    assert sent["parallel_tool_calls"] is False
+
+
+def test_openai_reasoning_effort_turns_on_claude_thinking(
+    gateway: Gateway, fake_zen: FakeOpenCode
+) -> None:
+    fake_zen.script(Reply(text="ok", reasoning="deep"))
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+    r = client.chat.completions.create(model="opencode-zen/claude-sonnet-4-6", max_tokens=20000,
+                                       reasoning_effort="high",
+                                       messages=[{"role": "user", "content": "hi"}])
+    sent = fake_zen.completions()[-1].json
+    assert sent["thinking"]["type"] in ("enabled", "adaptive")
+    if sent["thinking"]["type"] == "enabled":
+        assert 1024 <= sent["thinking"]["budget_tokens"] < sent["max_tokens"]
+    assert r.choices[0].message.content == "ok"
+    assert r.choices[0].message.reasoning_content == "deep"  # type: ignore[attr-defined]
