@@ -6,13 +6,30 @@ store consume the same record later. Keys never appear here: targets are named b
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 
 from crossway import ir
 
 access_log = logging.getLogger("crossway.access")
+
+
+class RequestIds:
+    """`req_` + 16 hex digits, unique per process: a random prefix drawn at start-up and a
+    counter. Not secret (they are echoed to clients and logged), so no getrandom(2) per
+    request as secrets.token_hex would make."""
+
+    __slots__ = ("_counter", "_prefix")
+
+    def __init__(self) -> None:
+        self._prefix = "req_" + secrets.token_hex(4)
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
 
 
 @dataclass(slots=True)
@@ -39,21 +56,27 @@ class RequestRecord:
             self.first_byte = time.perf_counter()
 
     def log(self) -> None:
-        elapsed = (time.perf_counter() - self.started) * 1000
-        ttfb = f" ttfb={(self.first_byte - self.started) * 1000:.1f}ms" if self.first_byte else ""
-        route = ""
+        # One access line per request is on every request's path: build the message once
+        # and hand a ready record to the handlers, skipping Logger._log's caller lookup (a
+        # stack walk) and %-formatting: ~15 us/request less CPU (docs/benchmarks.md).
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        now = time.perf_counter()
+        parts = [self.request_id, " ", self.method, " ", self.path, " model=", str(self.model)]
         if self.target:
-            how = "fast" if self.fast_path else "translated"
-            route = f" -> {self.target} [{self.client_dialect}->{self.upstream_dialect} {how}]"
-        tokens = ""
+            parts += [" -> ", self.target, " [", self.client_dialect, "->",
+                      str(self.upstream_dialect), " fast]" if self.fast_path else " translated]"]
+        if self.stream:
+            parts.append(" stream")
+        parts.append(f" {self.status} {self.outcome} {(now - self.started) * 1000:.1f}ms")
+        if self.first_byte:
+            parts.append(f" ttfb={(self.first_byte - self.started) * 1000:.1f}ms")
         if self.usage is not None:
             u = self.usage
-            tokens = (f" in={u.input_tokens} cache_read={u.cache_read_tokens} "
-                      f"cache_write={u.cache_creation_tokens} out={u.output_tokens}")
-        err = f" error={self.error!r}" if self.error else ""
-        access_log.info(
-            "%s %s %s model=%s%s%s %d %s %.1fms%s%s",
-            self.request_id, self.method, self.path, self.model, route,
-            " stream" if self.stream else "", self.status, self.outcome, elapsed, ttfb,
-            tokens + err,
-        )
+            parts.append(f" in={u.input_tokens} cache_read={u.cache_read_tokens} "
+                         f"cache_write={u.cache_creation_tokens} out={u.output_tokens}")
+        if self.error:
+            parts.append(f" error={self.error!r}")
+        access_log.handle(access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0, "".join(parts), (), None,
+            "log"))

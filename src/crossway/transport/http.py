@@ -33,6 +33,11 @@ def create_session(settings: Settings) -> aiohttp.ClientSession:
 
 async def read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     """Read a response body, refusing to buffer more than `limit` bytes."""
+    declared = resp.content_length
+    if declared is not None and declared <= limit and "content-encoding" not in resp.headers:
+        # The common case: a plain body of known size, read in one go (aiohttp stops at
+        # content-length) instead of chunk by chunk.
+        return await resp.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_any():

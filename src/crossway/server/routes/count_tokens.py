@@ -22,8 +22,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     if not isinstance(messages, list):
         raise InvalidRequest("messages: a list is required", param="messages")
     request["record"].model = model
-    counter = state.tokens
-    assert counter is not None, "token counter used before start-up"
+    counter = await state.get_tokens()
     # Large requests take milliseconds to tokenize: keep that off the event loop.
     n = await asyncio.get_running_loop().run_in_executor(None, counter.count_request, body)
     return web.Response(body=orjson.dumps({"input_tokens": n}), content_type="application/json")
