@@ -127,5 +127,8 @@ def _serve(settings: Settings, reuse_port: bool = False) -> None:
     if settings.api_keys:
         log.info("inbound auth on: %d key(s) accepted", len(settings.api_keys))
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                reuse_port=reuse_port or None, access_log=None, print=lambda _msg: log.info(
+                reuse_port=reuse_port or None, access_log=None,
+                # aiohttp's default backlog (128) overflows when clients open many
+                # connections at once (docs/benchmarks.md, proposal P4).
+                backlog=1024, print=lambda _msg: log.info(
                     "listening on http://%s:%d", settings.host, settings.port))

@@ -40,6 +40,17 @@ def parse_frame(frame: bytes) -> SSEEvent | None:
     return SSEEvent(event, b"\n".join(data_lines), frame)
 
 
+def _parse_lf_frame(frame: bytes) -> SSEEvent | None:
+    """`data: X` or `event: E\ndata: X` directly; anything else through parse_frame."""
+    if frame.startswith(b"data: ") and b"\n" not in frame:
+        return SSEEvent(None, frame[6:], frame)
+    if frame.startswith(b"event: "):
+        head, sep, rest = frame.partition(b"\n")
+        if sep and rest.startswith(b"data: ") and b"\n" not in rest:
+            return SSEEvent(head[7:].decode("utf-8", "replace"), rest[6:], frame)
+    return parse_frame(frame)
+
+
 class SSEParser:
     """Feed bytes as they arrive; get complete events back."""
 
@@ -50,6 +61,12 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk
+        if b"\r" not in buf:
+            # The common case (every upstream we know uses bare \n): split without a regex,
+            # ~2.5x cheaper per frame (docs/benchmarks.md, proposal P1).
+            parts = buf.split(b"\n\n")
+            self._buf = parts.pop()
+            return [ev for part in parts if (ev := _parse_lf_frame(part)) is not None]
         events: list[SSEEvent] = []
         pos = 0
         while True:
