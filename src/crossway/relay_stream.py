@@ -73,7 +73,7 @@ class _Translated:
             if isinstance(item, ir.StreamError) and not self.started:
                 # Failed before saying anything: a real HTTP error, which SDKs retry and
                 # the relay may still fall back from (spec B3.1).
-                raise error_class_for_status(item.status)(item.message, status=item.status)
+                raise _http_error(item)
             self.started = True
             self._account(item)
             out.append(self.encoder.encode(adapt.restore_event(item, self.ex.restore_names)))
@@ -113,7 +113,7 @@ class _Passthrough:
             piece = self._openai(ev) if self.openai else self._anthropic(ev)
             if piece:
                 if self.done and self.ex.record.error and not self.started:
-                    raise _early_error(ev.data)  # failed before saying anything (B3.1)
+                    raise _http_error(self._read_error(ev))  # failed before any content (B3.1)
                 self.started = True
                 out.append(piece)
             if self.done:
@@ -164,6 +164,14 @@ class _Passthrough:
             self.done = True
             self._note_error(ev.data)
         return ev.raw + b"\n\n"
+
+    def _read_error(self, ev: SSEEvent) -> ir.StreamError:
+        # The upstream codec knows how its dialect words errors (type -> status).
+        decoder = registry.codec("openai_chat" if self.openai else "anthropic").StreamDecoder()
+        for item in decoder.feed(ev):
+            if isinstance(item, ir.StreamError):
+                return item
+        return ir.StreamError("upstream stream failed before any content")
 
     def _merge_usage(self, usage: Any) -> None:
         # message_start carries input counts, message_delta cumulative output: merge them.
@@ -287,19 +295,9 @@ class _Stream:
                     return
 
 
-_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "invalid_request_error": 400,
-                 "not_found_error": 404, "permission_error": 403, "timeout": 504}
-
-
-def _early_error(data: bytes) -> CrosswayError:
-    obj = _loads(data)
-    err = obj.get("error") if isinstance(obj, dict) else None
-    if not isinstance(err, dict):
-        return UpstreamError("upstream stream failed before any content")
-    etype = str(err.get("type") or err.get("code") or "")
-    message = str(err.get("message") or "upstream stream failed before any content")
-    status = _ERROR_STATUS.get(etype, 529 if "overload" in message.lower() else 502)
-    return error_class_for_status(status)(message, status=status)
+def _http_error(err: ir.StreamError) -> CrosswayError:
+    """A stream that failed before anything reached the client, as a real HTTP error."""
+    return error_class_for_status(err.status)(err.message, status=err.status)
 
 
 def _loads(data: bytes) -> Any:
@@ -308,5 +306,3 @@ def _loads(data: bytes) -> Any:
     except orjson.JSONDecodeError:
         return None
 
-
-__all__ = ["CrosswayError", "pump_stream"]
