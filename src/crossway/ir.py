@@ -6,6 +6,12 @@ reaches any upstream dialect through two codecs. The shape follows Anthropic Mes
 richer of the two; OpenAI Chat Completions maps onto it without loss for the features we carry.
 
 Plain slotted dataclasses: cheap to build on the hot path, no validation (codecs validate).
+
+OpenAI Responses additions (all optional, with defaults, so the other dialects ignore them):
+`Tool.kind` / `Tool.custom_format` and `ToolCall.custom` / `ToolCallStart.custom` for custom
+(free-form) tools, `Thinking.encrypted_content` and the `ThinkingEncrypted` stream event for
+Responses reasoning state, `ThinkingConfig.summary`, `Request.previous_response_id` and
+`Request.responses_extra`.
 """
 
 from __future__ import annotations
@@ -49,11 +55,17 @@ class Image:
 
 @dataclass(slots=True)
 class ToolCall:
-    """A model's request to call a tool. `arguments` is the JSON text of the input object."""
+    """A model's request to call a tool. `arguments` is the JSON text of the input object.
+
+    `custom`: a call of a Responses custom (free-form) tool. `arguments` is JSON all the same,
+    `{"input": "<the free-form text>"}`, which is what an upstream of another dialect sees
+    and produces for the function tool standing in for the custom tool (see `Tool.kind`).
+    """
 
     id: str
     name: str
     arguments: str
+    custom: bool = False
 
 
 @dataclass(slots=True)
@@ -66,10 +78,16 @@ class ToolResult:
 
 @dataclass(slots=True)
 class Thinking:
-    """Model reasoning. `signature` is opaque (Anthropic's, or one crossway minted)."""
+    """Model reasoning. `signature` is opaque (Anthropic's, or one crossway minted).
+
+    `encrypted_content` is an OpenAI Responses reasoning item's opaque state, exactly as a
+    Responses upstream issued it (or a Responses client echoed it back). Only a Responses
+    upstream can use it; it is never put into `signature`, and never minted.
+    """
 
     text: str
     signature: str | None = None
+    encrypted_content: str | None = None
 
 
 @dataclass(slots=True)
@@ -98,11 +116,21 @@ class Message:
 
 @dataclass(slots=True)
 class Tool:
+    """A tool the model may call.
+
+    `kind` "custom" is a Responses custom tool (free-form text input, optionally constrained
+    by a grammar, as Codex declares `apply_patch`). Its `parameters` are the stand-in schema
+    every other dialect sends, an object with one required string property `input`, and
+    `custom_format` is the Responses `format` object as the client gave it (None: free text).
+    """
+
     name: str
     description: str | None
     parameters: dict[str, Any]  # JSON Schema of the input object
     strict: bool | None = None
     cache_control: dict[str, Any] | None = None
+    kind: Literal["function", "custom"] = "function"
+    custom_format: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -117,12 +145,15 @@ class ToolChoice:
 class ThinkingConfig:
     """Anthropic `thinking` / OpenAI `reasoning_effort`, whichever the client sent.
 
-    `type`: enabled | adaptive | disabled. `effort`: low | medium | high | max | minimal | none.
+    `type`: enabled | adaptive | disabled. `effort`: low | medium | high | max | minimal | none
+    (| xhigh from Responses clients). `summary`: the Responses `reasoning.summary` wish
+    (auto | concise | detailed), when a client sent one.
     """
 
     type: Literal["enabled", "adaptive", "disabled"]
     budget_tokens: int | None = None
     effort: str | None = None
+    summary: str | None = None
 
 
 @dataclass(slots=True)
@@ -144,6 +175,13 @@ class Request:
     user: str | None = None  # OpenAI `user` / Anthropic metadata.user_id
     # OpenAI-only sampling fields (seed, presence_penalty, ...) forwarded to OpenAI upstreams.
     openai_extra: dict[str, Any] = field(default_factory=dict)
+    # The Responses `previous_response_id` a client sent: the conversation continues a stored
+    # response. The codec only carries it; whoever holds the response store resolves it
+    # (prepends the stored turns to `messages`) and clears it before any upstream sees it.
+    previous_response_id: str | None = None
+    # Responses-only request fields (`include`, `truncation`, `safety_identifier`, ...),
+    # forwarded to Responses upstreams only.
+    responses_extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- response
@@ -212,6 +250,16 @@ class ThinkingSignature:
 class ToolCallStart:
     id: str
     name: str
+    custom: bool = False  # a custom tool call (see ToolCall.custom); deltas are JSON all the same
+
+
+@dataclass(slots=True)
+class ThinkingEncrypted:
+    """The opaque `encrypted_content` of the current reasoning block (see Thinking); ends it.
+
+    Dialects without a place for it ignore it (it is not a signature)."""
+
+    encrypted_content: str
 
 
 @dataclass(slots=True)
@@ -240,6 +288,7 @@ StreamEvent = (
     | TextDelta
     | ThinkingDelta
     | ThinkingSignature
+    | ThinkingEncrypted
     | ToolCallStart
     | ToolCallDelta
     | MessageEnd
