@@ -271,7 +271,7 @@ class RedisState(State):
                  retry_interval: float = 1.0, timeout: float = 0.5) -> RedisState:
         from redis.asyncio import Redis
         from redis.backoff import NoBackoff
-        from redis.retry import Retry
+        from redis.asyncio.retry import Retry
 
         # No client-side retries: an outage must fall back to memory at once, not after
         # the client's own backoff (seconds) on every call.
