@@ -1,0 +1,258 @@
+"""The default usage store: one SQLite file, written from one worker thread.
+
+The standard sqlite3 module blocks, so every statement runs on a single dedicated thread
+(one connection, used only there); the event loop only awaits the result. WAL lets
+`crossway usage` read the file while a running gateway writes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from crossway.observability.rows import UsageRow, row_from_values, row_values
+from crossway.observability.store import sql
+from crossway.observability.store.base import (
+    CostSum,
+    Group,
+    GroupBy,
+    StoreError,
+    Totals,
+    UsageStore,
+    validate_dim,
+)
+
+T = TypeVar("T")
+
+# Each entry migrates the schema from version N-1 to N. Version 1 is the first released
+# layout; a fresh database runs them all, an older one only those it lacks.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (
+        """CREATE TABLE usage (
+            request_id TEXT PRIMARY KEY,
+            ts REAL NOT NULL,
+            client_dialect TEXT NOT NULL,
+            model_requested TEXT,
+            target TEXT,
+            instance TEXT,
+            backend TEXT,
+            upstream_model TEXT,
+            upstream_dialect TEXT,
+            fast_path INTEGER NOT NULL,
+            stream INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            duration_ms REAL NOT NULL,
+            ttfb_ms REAL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            cost_usd REAL,
+            error TEXT
+        )""",
+        "CREATE INDEX usage_ts ON usage (ts)",
+    )),
+    (2, (
+        # Version 2: client family, conversation, backend type (for the Go quota meter),
+        # fallbacks, reasoning tokens, estimated-cost flag, client key id, attempts.
+        "ALTER TABLE usage ADD COLUMN client_family TEXT NOT NULL DEFAULT 'other'",
+        "ALTER TABLE usage ADD COLUMN conversation TEXT",
+        "ALTER TABLE usage ADD COLUMN backend_type TEXT",
+        "ALTER TABLE usage ADD COLUMN fallbacks INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE usage ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE usage ADD COLUMN key_id TEXT",
+        "ALTER TABLE usage ADD COLUMN attempts_json TEXT NOT NULL DEFAULT '[]'",
+        # Version 1 only knew the built-in OpenCode backends by name.
+        "UPDATE usage SET backend_type = backend "
+        "WHERE backend IN ('opencode-go', 'opencode-zen')",
+        "UPDATE usage SET fallbacks = MAX(attempts - 1, 0)",
+        "CREATE INDEX usage_backend_type_ts ON usage (backend_type, ts)",
+    )),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def _ph(index: int) -> str:
+    # Numbered, because the cost-window query uses some parameters more than once.
+    return f"?{index}"
+
+
+_DIMENSIONS = {
+    **sql.COMMON_DIMENSIONS,
+    "day": "strftime('%Y-%m-%d', ts, 'unixepoch')",
+    "hour": "strftime('%Y-%m-%d %H:00', ts, 'unixepoch')",
+}
+
+
+class SQLiteStore(UsageStore):
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 5.0) -> None:
+        self.path = Path(path)
+        self.description = f"sqlite {self.path}"
+        self._busy_timeout_s = busy_timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._executor is None or self._conn is None:
+            raise StoreError(f"usage store {self.path} is not open")
+        conn = self._conn
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, lambda: fn(conn))
+        except sqlite3.Error as exc:
+            raise StoreError(f"usage database {self.path}: {exc}") from exc
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="crossway-usage-sqlite")
+        try:
+            self._conn = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._connect)
+        except (sqlite3.Error, OSError) as exc:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise StoreError(f"cannot open the usage database {self.path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s,
+                               check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a crash may lose the last batch, never corrupt the file.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def write(self, rows: Sequence[UsageRow]) -> None:
+        if not rows:
+            return
+        stmt = sql.insert_sql(_ph, "ON CONFLICT (request_id) DO NOTHING")
+        values = [row_values(r) for r in rows]
+
+        def insert(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.executemany(stmt, values)
+        await self._run(insert)
+
+    async def totals(self, since: float, until: float | None = None) -> Totals:
+        groups = await self._aggregate(None, since, until, None)
+        return groups[0].totals if groups else Totals()
+
+    async def group_by(self, dim: GroupBy, since: float, until: float | None = None,
+                       limit: int | None = None) -> list[Group]:
+        return await self._aggregate(validate_dim(dim), since, until, limit)
+
+    async def _aggregate(self, dim: GroupBy | None, since: float, until: float | None,
+                         limit: int | None) -> list[Group]:
+        where, params = sql.window_clause(_ph, since, until)
+        key = _DIMENSIONS[dim] if dim else "NULL"
+        agg = f"SELECT {key}, {', '.join(sql.AGGREGATES)} FROM usage WHERE {where}"
+        if dim:
+            agg += f" GROUP BY 1 {sql.group_order(dim)}"
+            if limit is not None:
+                agg += f" LIMIT {int(limit)}"
+        samples = f"SELECT {key}, duration_ms, ttfb_ms FROM usage WHERE {where}"
+
+        def query(conn: sqlite3.Connection) -> list[Group]:
+            with _transaction(conn, immediate=False):
+                rows = conn.execute(agg, params).fetchall()
+                if dim is None and rows and rows[0][1] == 0:
+                    return []
+                lat: dict[Any, tuple[list[float], list[float]]] = {r[0]: ([], []) for r in rows}
+                for k, d, t in conn.execute(samples, params):
+                    if k in lat:
+                        lat[k][0].append(d)
+                        if t is not None:
+                            lat[k][1].append(t)
+            return [Group(None if r[0] is None else str(r[0]),
+                          sql.totals_from(r[1:], sql.percentiles_of(*lat[r[0]])))
+                    for r in rows]
+        return await self._run(query)
+
+    async def cost_windows(self, backend_type: str, starts: Sequence[float],
+                           until: float | None = None) -> dict[str, list[CostSum]]:
+        if not starts:
+            return {}
+        stmt = sql.cost_windows_sql(_ph, len(starts), until is not None)
+        params = sql.cost_windows_params(backend_type, starts, until)
+
+        def query(conn: sqlite3.Connection) -> dict[str, list[CostSum]]:
+            return {r[0]: sql.cost_sums_from(r, len(starts))
+                    for r in conn.execute(stmt, params)}
+        return await self._run(query)
+
+    async def recent(self, limit: int = 50) -> list[UsageRow]:
+        stmt = f"{sql.select_rows_sql()} ORDER BY ts DESC, request_id DESC LIMIT ?"
+
+        def query(conn: sqlite3.Connection) -> list[UsageRow]:
+            return [row_from_values(r) for r in conn.execute(stmt, (limit,))]
+        return await self._run(query)
+
+    async def prune(self, retention_days: float, now: float) -> int:
+        cutoff = now - retention_days * 86400.0
+
+        def delete(conn: sqlite3.Connection) -> int:
+            with _transaction(conn):
+                return conn.execute("DELETE FROM usage WHERE ts < ?", (cutoff,)).rowcount
+        return await self._run(delete)
+
+    async def close(self) -> None:
+        executor, conn = self._executor, self._conn
+        self._executor = self._conn = None
+        if executor is None:
+            return
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(executor, conn.close)
+        executor.shutdown(wait=True)
+
+
+class _transaction:
+    """BEGIN ... COMMIT on an autocommit connection; ROLLBACK on any error.
+
+    Writers take the write lock up front (IMMEDIATE), so a busy database waits busy_timeout
+    once instead of failing half-way through a batch; readers get one consistent snapshot.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, immediate: bool = True) -> None:
+        self.conn = conn
+        self.begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute(self.begin)
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; returns the version it had before."""
+    with _transaction(conn):
+        before = schema_version(conn)
+        if before > SCHEMA_VERSION:
+            raise StoreError(
+                f"the usage database has schema version {before}, newer than this crossway "
+                f"understands ({SCHEMA_VERSION}); upgrade crossway or point it at another file")
+        for version, statements in MIGRATIONS:
+            if version <= before:
+                continue
+            for stmt in statements:
+                conn.execute(stmt)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    return before
