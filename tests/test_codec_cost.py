@@ -116,8 +116,8 @@ DIRECTIONS: dict[str, tuple[str, str, Callable[[int], list[bytes]], Capabilities
 def translate(upstream: str, client: str, corpus: list[bytes], caps: Capabilities) -> bytes:
     """What relay_stream does per upstream read, without the I/O: frame, decode, encode."""
     parser = SSEParser()
-    decoder = registry.codec(upstream).StreamDecoder(caps)
-    encoder = registry.codec(client).StreamEncoder("opencode-go/model", include_usage=True)
+    decoder = registry.get(upstream).stream_decoder(caps)
+    encoder = registry.get(client).stream_encoder("opencode-go/model", include_usage=True)
     out: list[bytes] = []
     for raw in corpus:
         for event in parser.feed(raw):

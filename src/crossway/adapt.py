@@ -1,14 +1,15 @@
 """Per-target adjustments of a canonical request, and their inverse on the response.
 
 Codecs translate wire shapes; what a particular upstream needs beyond that lives here, keyed
-by the target's dialect and capabilities:
+by what the target's Dialect object and capabilities say:
 
 - Claude Code's first system block, `x-anthropic-billing-header: cc_version=...; cch=...;`,
   changes per conversation (and per request in some versions), which defeats the automatic
   prefix caching of DeepSeek/Kimi/GLM (spec B1.3, B11). Only Anthropic itself wants it.
-- OpenAI-style function names are limited to 64 characters; Claude Code's MCP tools
-  (`mcp__server__tool`) exceed that. Long names are shortened to 55 characters, `_`, and
-  8 hex of their SHA-256 (the LiteLLM scheme, stable across turns), and restored in answers.
+- OpenAI-style function names are limited to 64 characters (`Dialect.tool_name_limit`);
+  Claude Code's MCP tools (`mcp__server__tool`) exceed that. Long names are shortened to 55
+  characters, `_`, and 8 hex of their SHA-256 (the LiteLLM scheme, stable across turns), and
+  restored in answers.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import dataclasses
 import hashlib
 
 from crossway import ir
-from crossway.config.settings import Dialect
 from crossway.dialects import Capabilities
+from crossway.dialects.base import Dialect
 
 BILLING_HEADER = "x-anthropic-billing-header:"
 MAX_TOOL_NAME = 64
@@ -45,7 +46,7 @@ def for_target(req: ir.Request, dialect: Dialect, caps: Capabilities) -> Adapted
     restore: dict[str, str] = {}
     tools = req.tools
     choice = req.tool_choice
-    if dialect != "anthropic" and (
+    if dialect.tool_name_limit is not None and (
         any(len(t.name) > MAX_TOOL_NAME for t in tools) or _long_history_names(messages)
     ):
         for t in tools:

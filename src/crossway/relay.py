@@ -1,231 +1,144 @@
-"""The attempt loop: for each target of a plan, build the upstream request, send it, and answer
-the client; commit to a target only once the upstream answered with a success status, so an
-early upstream error becomes a real HTTP error (and, with several targets, a fallback).
+"""The attempt loop: for each target of a plan, build the upstream request, send it through
+the transport, and answer the client through the downstream.
+
+One Attempt per target tried. A target is committed to only once its answer starts reaching
+the client (a whole unary body, or a stream's first content); a failure before that becomes
+an AttemptFailed, and the fallback policy decides whether the next target may be tried.
+After the commit, a stream reports failures in-band and no second upstream request is made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-import aiohttp
 import orjson
-from aiohttp import web
 
-from crossway import adapt, ir
-from crossway.dialects import openai_chat, registry
-from crossway.dialects.anthropic_stream import usage_from_wire
-from crossway.errors import (
-    CrosswayError,
-    InvalidRequest,
-    UpstreamError,
-    UpstreamTimeout,
-)
-from crossway.observability.records import RequestRecord
+from crossway import adapt, failures
+from crossway.dialects import registry
+from crossway.dialects.base import Dialect
+from crossway.downstream import JSON_HEADERS, Downstream
+from crossway.errors import CrosswayError, NotImplementedYet
+from crossway.exchange import Attempt, Exchange
+from crossway.failures import AttemptFailed, TransportFailure
 from crossway.relay_stream import pump_stream
-from crossway.routing.plan import Plan, Target
-from crossway.signatures import is_ours
-from crossway.transport.http import MAX_ERROR_BODY, MAX_RESPONSE_BODY, read_limited
-
-
-@dataclass(slots=True)
-class Exchange:
-    """One client request on its way through the gateway."""
-
-    client_dialect: str
-    body: dict[str, Any]
-    headers: Mapping[str, str]
-    plan: Plan
-    record: RequestRecord
-    stream: bool
-    include_usage: bool  # OpenAI clients: stream_options.include_usage
-    _ir: ir.Request | None = field(default=None)
-    # Tool names shortened for the current target, upstream name -> client name.
-    restore_names: dict[str, str] = field(default_factory=dict)
-
-    def ir_request(self) -> ir.Request:
-        if self._ir is None:
-            self._ir = registry.codec(self.client_dialect).decode_request(self.body)
-        return self._ir
+from crossway.routing.plan import Target
+from crossway.routing.policy import FallbackPolicy, Health
+from crossway.transport.base import MAX_ERROR_BODY, MAX_RESPONSE_BODY, Transport, UpstreamResponse
 
 
 class Relay:
-    def __init__(self, session: aiohttp.ClientSession, *, ping_interval: float = 10.0) -> None:
-        self.session = session
+    def __init__(self, transport: Transport, *, policy: FallbackPolicy | None = None,
+                 health: Health | None = None, ping_interval: float = 10.0) -> None:
+        self.transport = transport
+        self.policy = policy or FallbackPolicy()
+        self.health = health or Health()
         self.ping_interval = ping_interval
 
-    async def handle(self, request: web.Request, ex: Exchange) -> web.StreamResponse:
-        last: CrosswayError | None = None
+    async def handle(self, ex: Exchange, down: Downstream) -> None:
+        """Answer `ex` through `down`, or raise the most relevant CrosswayError (nothing
+        reached the client then)."""
+        last: AttemptFailed | None = None
         for target in ex.plan.targets:
-            ex.record.attempts += 1
-            ex.record.target = target.label
-            ex.record.upstream_dialect = target.dialect
             try:
-                return await self._attempt(request, ex, target)
-            except CrosswayError as exc:
-                # Nothing reached the client yet (a committed stream reports its own
-                # errors in-band), so the next target may still answer.
-                last = exc
-        assert last is not None
-        raise last
+                upstream = registry.get(target.dialect)
+            except NotImplementedYet as exc:
+                attempt = Attempt(target, fast=False)
+                ex.record.attempts.append(attempt)
+                last = failures.unsupported(exc)
+                attempt.fail(last)
+                continue
+            attempt = Attempt(target, fast=ex.client is upstream
+                              and upstream.passthrough_ok(ex.body, target.caps))
+            ex.record.attempts.append(attempt)
+            try:
+                await self._attempt(ex, attempt, upstream, down)
+            except AttemptFailed as failure:
+                attempt.fail(failure)
+                self.health.record(attempt)
+                last = failure
+                if attempt.committed or not self.policy.may_fall_back(
+                        failure, len(ex.record.attempts)):
+                    break
+                continue
+            self.health.record(attempt)
+            return
+        assert last is not None, "a plan has at least one target"
+        raise last.error
 
-    async def _attempt(self, request: web.Request, ex: Exchange, t: Target) -> web.StreamResponse:
-        upstream = registry.codec(t.dialect)
-        fast = ex.client_dialect == t.dialect and _fast_path_ok(ex.body, t)
-        ex.record.fast_path = fast
-        if fast:
-            body = _fast_body(ex, t)
-        else:
-            adapted = adapt.for_target(ex.ir_request(), t.dialect, t.caps)
-            ex.restore_names = adapted.restore_names
-            body = upstream.encode_request(adapted.request, t.model.id, t.caps)
-        provider = t.provider
-        headers = provider.headers(
-            t.dialect, t.instance.key, session_id=ex.plan.session_id, stream=ex.stream,
-            client_headers=ex.headers, caps=t.caps,
-        )
-        url = provider.url(t.dialect)
+    async def _attempt(self, ex: Exchange, attempt: Attempt, upstream: Dialect,
+                       down: Downstream) -> None:
+        t = attempt.target
+        body = self._body(ex, attempt, upstream)
+        request = t.provider.prepare(t, body, stream=ex.stream, session_id=ex.plan.session_id,
+                                     client_headers=ex.headers)
         try:
-            resp = await self.session.post(url, data=orjson.dumps(body), headers=headers)
-        except TimeoutError as exc:
-            raise UpstreamTimeout(f"{t.instance.name} did not accept a connection in time") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"cannot reach {t.instance.name} at {provider.base_url}: "
-                                f"{type(exc).__name__}: {exc}") from exc
+            resp = await self.transport.send(request)
+        except TransportFailure as exc:
+            raise failures.from_transport(exc, t.instance.name, t.provider.base_url) from exc
+        attempt.status = resp.status
+        attempt.mark_first_byte()
         try:
             if resp.status >= 400:
                 raise await self._upstream_error(resp, t)
             if ex.stream:
-                return await pump_stream(request, ex, t, resp, fast=fast,
-                                         ping_interval=self.ping_interval)
-            return await self._unary(ex, t, resp, fast=fast)
+                await pump_stream(ex, attempt, upstream, resp, down,
+                                  ping_interval=self.ping_interval)
+            else:
+                await self._unary(ex, attempt, upstream, resp, down)
+        except TransportFailure as exc:
+            raise failures.from_transport(exc, t.instance.name, t.provider.base_url) from exc
         finally:
             resp.release()
 
-    async def _upstream_error(self, resp: aiohttp.ClientResponse, t: Target) -> CrosswayError:
+    def _body(self, ex: Exchange, attempt: Attempt, upstream: Dialect) -> dict[str, object]:
+        t = attempt.target
+        if attempt.fast:
+            return upstream.passthrough_body(ex.body, model=t.model.id, caps=t.caps,
+                                             stream=ex.stream)
         try:
-            raw = await read_limited(resp, MAX_ERROR_BODY)
-        except (TimeoutError, aiohttp.ClientError, ValueError):
-            raw = b""
-        failure = t.provider.parse_failure(resp.status, raw, resp.headers)
-        return t.provider.map_error(t.instance, failure)
+            adapted = adapt.for_target(ex.ir_request(), upstream, t.caps)
+            attempt.restore_names = adapted.restore_names
+            return upstream.encode_request(adapted.request, t.model.id, t.caps)
+        except CrosswayError as exc:
+            # The client's request cannot be expressed (malformed, or a history the target's
+            # dialect rejects): no other target would do better.
+            raise failures.client_error(exc) from exc
 
-    async def _unary(
-        self, ex: Exchange, t: Target, resp: aiohttp.ClientResponse, *, fast: bool
-    ) -> web.Response:
+    async def _upstream_error(self, resp: UpstreamResponse, t: Target) -> AttemptFailed:
         try:
-            raw = await read_limited(resp, MAX_RESPONSE_BODY)
-        except TimeoutError as exc:
-            raise UpstreamTimeout(f"{t.instance.name} stopped answering mid-response") from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise UpstreamError(f"{t.instance.name} response failed: {exc}") from exc
+            raw = await resp.read(MAX_ERROR_BODY)
+        except TransportFailure:
+            raw = b""  # the status says enough; the body was unreadable or huge
+        failure = t.provider.parse_failure(resp.status, raw, resp.headers)
+        error = t.provider.map_error(t.instance, failure)
+        return failures.from_upstream(error, status=resp.status,
+                                      error_class=failure.error_class,
+                                      retry_after=failure.retry_after)
+
+    async def _unary(self, ex: Exchange, attempt: Attempt, upstream: Dialect,
+                     resp: UpstreamResponse, down: Downstream) -> None:
+        t = attempt.target
+        raw = await resp.read(MAX_RESPONSE_BODY)
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise UpstreamError(
-                f"{t.instance.name} answered HTTP {resp.status} with a body that is not JSON"
-            ) from exc
+            raise failures.protocol(f"{t.instance.name} answered HTTP {resp.status} with a "
+                                    "body that is not JSON") from exc
         if not isinstance(data, dict):
-            raise UpstreamError(f"{t.instance.name} answered with a JSON {type(data).__name__}")
-        if fast:
-            # Only usage is needed from a passed-through body (a full decode cost ~4 us more).
-            usage = data.get("usage")
-            ex.record.usage = (openai_chat.decode_usage(usage) if t.dialect == "openai_chat"
-                               else usage_from_wire(usage))
-            data["model"] = ex.plan.requested
+            raise failures.protocol(
+                f"{t.instance.name} answered with a JSON {type(data).__name__}")
+        requested = ex.plan.requested
+        if attempt.fast:
+            # Only usage is read from a passed-through body (a full decode costs ~4 us more).
+            attempt.usage = upstream.passthrough_unary(data, requested)
             out = data
         else:
-            parsed = registry.codec(t.dialect).decode_response(data, t.caps)
-            adapt.restore_response(parsed, ex.restore_names)
-            ex.record.usage = parsed.usage
-            out = registry.codec(ex.client_dialect).encode_response(parsed, ex.plan.requested)
+            try:
+                parsed = upstream.decode_response(data, t.caps)
+                adapt.restore_response(parsed, attempt.restore_names)
+                out = ex.client.encode_response(parsed, requested)
+            except CrosswayError as exc:
+                raise failures.AttemptFailed(failures.FailureKind.PROTOCOL, exc) from exc
+            attempt.usage = parsed.usage
+        body = orjson.dumps(out)
+        attempt.committed = True
         ex.record.mark_first_byte()
-        return web.Response(body=orjson.dumps(out), content_type="application/json")
-
-
-def _fast_path_ok(body: dict[str, Any], t: Target) -> bool:
-    """Same dialect both sides, and an upstream whose output needs no repair.
-
-    OpenAI-compatible upstreams: forwarded with the per-model history edits of
-    `_fast_openai_message`, unless the model's output needs repair (Kimi's leaked tool
-    tokens). Anthropic Messages: only real Anthropic models; the
-    Anthropic-compatible ones (MiniMax, Qwen on OpenCode Go) reject inline system turns and
-    emit things Claude Code cannot replay (whitespace-only text blocks), so they go through
-    the codecs, which sanitise both directions for about a microsecond per event.
-    """
-    if t.caps.repair_output:
-        return False
-    if t.dialect == "openai_chat":
-        return True
-    if t.dialect != "anthropic" or not t.caps.anthropic_native:
-        return False
-    for m in body.get("messages") or ():
-        content = m.get("content") if isinstance(m, dict) else None
-        if isinstance(content, list):
-            for block in content:
-                # Thinking we minted, replayed to real Anthropic, must be stripped (B7).
-                if isinstance(block, dict) and block.get("type") == "thinking" and (
-                    not block.get("signature") or is_ours(block.get("signature"))
-                ):
-                    return False
-    return True
-
-
-def _fast_body(ex: Exchange, t: Target) -> dict[str, Any]:
-    body = dict(ex.body)
-    body["model"] = t.model.id
-    if t.dialect == "openai_chat":
-        messages = body.get("messages")
-        if isinstance(messages, list):
-            body["messages"] = [_fast_openai_message(m, t) for m in messages]
-        if ex.stream:
-            # Always ask for usage (accounting); relay_stream hides the usage chunk from a
-            # client that did not ask for it.
-            opts = body.get("stream_options")
-            body["stream_options"] = {**(opts if isinstance(opts, dict) else {}),
-                                      "include_usage": True}
-        if not t.caps.parallel_tool_calls:
-            body.pop("parallel_tool_calls", None)
-        if t.caps.max_output_tokens:
-            for key in ("max_tokens", "max_completion_tokens"):
-                if isinstance(body.get(key), int) and body[key] > t.caps.max_output_tokens:
-                    body[key] = t.caps.max_output_tokens
-    elif t.caps.max_output_tokens and isinstance(body.get("max_tokens"), int):
-        body["max_tokens"] = min(body["max_tokens"], t.caps.max_output_tokens)
-    return body
-
-
-def _fast_openai_message(m: Any, t: Target) -> Any:
-    """The per-model history rules the codec also applies (spec A6, A10, B1.6): GLM rejects
-    `content: null` beside tool calls; DeepSeek/Kimi want `reasoning_content` on assistant
-    turns, GLM rejects it. Copies the message it changes (the body may serve another target)."""
-    if not isinstance(m, dict) or m.get("role") != "assistant":
-        return m
-    fixed = dict(m)
-    if fixed.get("content") is None and fixed.get("tool_calls"):
-        fixed["content"] = ""
-    if t.caps.reasoning_replay:
-        if not isinstance(fixed.get("reasoning_content"), str):
-            reasoning = fixed.pop("reasoning", None)
-            fixed["reasoning_content"] = reasoning if isinstance(reasoning, str) else ""
-    else:
-        fixed.pop("reasoning_content", None)
-        fixed.pop("reasoning", None)
-    return fixed
-
-
-def require_fields(body: dict[str, Any], dialect: str) -> None:
-    """The minimal validation the fast path needs before routing (the codec validates fully)."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("model: a non-empty string is required", param="model")
-    if not isinstance(body.get("messages"), list) or not body["messages"]:
-        raise InvalidRequest("messages: a non-empty list is required", param="messages")
-    if dialect == "anthropic":
-        mt = body.get("max_tokens")
-        if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
-            raise InvalidRequest("max_tokens: a positive integer is required", param="max_tokens")
-    stream = body.get("stream", False)
-    if stream is not None and not isinstance(stream, bool):
-        raise InvalidRequest("stream: must be a boolean", param="stream")
+        await down.reply(200, body, JSON_HEADERS)

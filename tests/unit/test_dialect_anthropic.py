@@ -184,7 +184,7 @@ def test_decode_request_claude_code_shape() -> None:
                                 "source": {
                                     "type": "base64",
                                     "media_type": "image/png",
-                                    "data": "AAA",
+                                    "data": "AAAA",
                                 },
                             },
                         ],
@@ -234,7 +234,7 @@ def test_decode_request_claude_code_shape() -> None:
             [
                 ir.ToolResult(
                     "toolu_1",
-                    [ir.Text("a.txt"), ir.Image(media_type="image/png", data="AAA")],
+                    [ir.Text("a.txt"), ir.Image(media_type="image/png", data="AAAA")],
                     is_error=True,
                     cache_control=cc,
                 )

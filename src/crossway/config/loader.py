@@ -31,12 +31,12 @@ from crossway.config.settings import (
     DEFAULT_PORT,
     DEFAULT_READ_TIMEOUT,
     BackendSettings,
-    BackendType,
     Dialect,
     KeySpec,
     Settings,
 )
 from crossway.errors import ConfigError
+from crossway.providers.registry import backend_types
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -189,11 +189,9 @@ def _file_backend(name: str, spec: Any) -> BackendSettings:
         raise ConfigError(f"backend name {name!r} may only use letters, digits, '-' and '_'")
     tier = next((t for t in OPENCODE_TIERS if t.name == name), None)
     btype = spec.get("type") or (tier.name if tier else None)
-    if btype not in ("opencode-go", "opencode-zen", "openai", "anthropic"):
-        raise ConfigError(
-            f"{where}.type must be one of openai, anthropic, opencode-go, opencode-zen "
-            f"(got {btype!r})"
-        )
+    types = backend_types()
+    if btype not in types:
+        raise ConfigError(f"{where}.type must be one of {', '.join(types)} (got {btype!r})")
     default_url = next((t.url for t in OPENCODE_TIERS if t.name == btype), None)
     api_url = spec.get("api_url") or default_url
     if not isinstance(api_url, str) or not api_url.startswith(("http://", "https://")):
@@ -229,7 +227,7 @@ def _file_backend(name: str, spec: Any) -> BackendSettings:
         raise ConfigError(f"{where}.headers must be a mapping")
     return BackendSettings(
         name=name,
-        type=cast(BackendType, btype),
+        type=str(btype),
         api_url=api_url.rstrip("/"),
         keys=tuple(keys),
         key_hint=f"{where}.api_key in the config file",
@@ -265,7 +263,7 @@ def _apply_opencode_env(
         env_keys = discover_keys(env, tier.key_var)
         hint = f"{tier.key_var} (or {tier.key_var}_1, _2, ... for several keys)"
         if current is None:
-            current = BackendSettings(name=tier.name, type=cast(BackendType, tier.name),
+            current = BackendSettings(name=tier.name, type=tier.name,
                                       api_url=tier.url, key_hint=hint)
         keys = tuple(env_keys) if env_keys else current.keys
         url = (env.get(tier.url_var) or current.api_url).rstrip("/")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-BackendType = Literal["opencode-go", "opencode-zen", "openai", "anthropic"]
+# A key of crossway.providers.registry.PROVIDER_TYPES ("opencode-go", "openai", ...).
+BackendType = str
 # Upstream wire dialects. Config files say "openai" for chat/completions (seed 000).
 Dialect = Literal["anthropic", "openai_chat", "openai_responses"]
 

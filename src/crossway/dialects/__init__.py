@@ -1,56 +1,37 @@
-"""Sans-I/O codecs, one module per wire dialect: wire dict / SSE <-> canonical model (ir).
+"""Wire dialects: one package per dialect, each exposing one registered `Dialect` object.
 
-Every dialect module exposes the same surface, so the relay can pair any client dialect
-with any upstream dialect:
+Every dialect package has the same layout, so a new one (openai_responses, gemini) has an
+obvious shape to copy:
+
+    wire.py            the dialect's small wire facts: stop reasons, usage, ids, error types
+    request_decode.py  a client body -> ir.Request (validation naming the field) + preflight
+    request_encode.py  ir.Request -> an upstream body
+    response.py        upstream body -> ir.Response; ir.Response -> client body
+    stream_decode.py   StreamDecoder: upstream SSE events -> ir stream events
+    stream_encode.py   StreamEncoder: ir stream events -> client SSE bytes
+    passthrough.py     the same-dialect fast path: body edits, frame forwarding, usage read
+    __init__.py        the codec names above, re-exported, and the `Dialect` object
+
+The codec surface (plain functions and classes, sans-I/O, tested as data):
 
     decode_request(body: dict) -> ir.Request
-        Validate a client request body (already parsed JSON) and convert it.
-        Bad input raises crossway.errors.InvalidRequest with a message naming the field.
     encode_request(req: ir.Request, model: str, caps: Capabilities) -> dict
-        Build the upstream request body for `model` (the bare upstream id).
     decode_response(body: dict, caps: Capabilities | None = None) -> ir.Response
-        Convert a non-streaming upstream response body.
-    encode_response(resp: ir.Response, model: str) -> dict
-        Build the non-streaming client response; `model` is what the client asked for.
-    class StreamDecoder(caps: Capabilities | None = None)
-        .feed(event: SSEEvent) -> list[ir.StreamEvent]   one upstream SSE event in
-        .finish() -> list[ir.StreamEvent]                at upstream EOF
-        .done: bool                                      a terminal event was produced
+    encode_response(resp: ir.Response, model: str) -> dict       (model: what the client asked)
+    StreamDecoder(caps)  .feed(SSEEvent) -> list[ir.StreamEvent], .finish(), .done
         Guarantees the stream contract of crossway.ir: MessageStart first, block-structured
-        content, exactly one terminal event (MessageEnd or StreamError); nothing after it
+        content, exactly one terminal event (MessageEnd or StreamError), nothing after it
         (Zen's trailing cost frames are dropped). EOF or an error before the terminal event
         yields StreamError, never a fake MessageEnd.
-    class StreamEncoder(model: str, *, include_usage: bool = True)
-        .encode(event: ir.StreamEvent) -> bytes          SSE bytes for the client (may be b"")
+    StreamEncoder(model, *, include_usage=True)  .encode(ir.StreamEvent) -> bytes
         Emits nothing after the terminal event.
+
+`crossway.dialects.registry` maps names to Dialect objects (`dialects.base.Dialect`), which is
+all the rest of crossway sees: nothing outside this package compares dialect names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from crossway.dialects.caps import Capabilities
 
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What the upstream model accepts, as far as request encoding is concerned."""
-
-    # Send assistant reasoning back as `reasoning_content` (DeepSeek/Kimi-style interleaved models).
-    reasoning_replay: bool = False
-    # The upstream accepts `parallel_tool_calls` (some OSS routes 422 on it).
-    parallel_tool_calls: bool = True
-    # The upstream is a real Anthropic model that validates thinking signatures.
-    anthropic_native: bool = False
-    # Chat upstreams that take a `thinking: {"type": "enabled"|"disabled"}` switch
-    # (DeepSeek, Kimi, GLM, MiMo; spec B1.11). Kimi and GLM on OpenCode Go ignore "disabled".
-    thinking_switch: bool = False
-    # The upstream accepts `reasoning_effort` (GLM console routes reject it, spec A10).
-    reasoning_effort: bool = False
-    # The model sometimes writes `<tool_call>` envelopes into its text (Qwen / Hermes style).
-    text_tool_calls: bool = False
-    # The model's output can need repair even for a same-dialect client (Kimi leaks raw
-    # tool-call tokens into content), so it never takes the passthrough fast path.
-    repair_output: bool = False
-    # Clamp for max_tokens, when known.
-    max_output_tokens: int | None = None
-    # Output tokens to ask for when the client gave no max_tokens (Anthropic requires it).
-    default_max_tokens: int = 32000
+__all__ = ["Capabilities"]

@@ -1,57 +1,43 @@
-"""Dialect name -> codec module, typed as a Protocol so the relay can pair any two."""
+"""Dialect name -> the registered Dialect object; the client dialect of a request path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Mapping
 
-from crossway import ir
-from crossway.dialects import Capabilities, anthropic, openai_chat
-from crossway.dialects.sse import SSEEvent
+from crossway.dialects import anthropic, openai_chat
+from crossway.dialects.base import Dialect
 from crossway.errors import NotImplementedYet
 
-
-class StreamDecoder(Protocol):
-    done: bool
-
-    def feed(self, event: SSEEvent) -> list[ir.StreamEvent]: ...
-
-    def finish(self) -> list[ir.StreamEvent]: ...
-
-
-class StreamEncoder(Protocol):
-    def encode(self, event: ir.StreamEvent) -> bytes: ...
+_DIALECTS: dict[str, Dialect] = {d.name: d for d in (anthropic.DIALECT, openai_chat.DIALECT)}
+# Paths no dialect claims (and errors before routing) answer in OpenAI's shape, the one most
+# generic clients parse.
+DEFAULT: Dialect = openai_chat.DIALECT
+# What users call the dialects crossway knows of but cannot speak yet.
+_KNOWN_NAMES = {"openai_responses": "OpenAI Responses", "gemini": "Gemini generateContent"}
 
 
-class Codec(Protocol):
-    def decode_request(self, body: dict[str, Any]) -> ir.Request: ...
-
-    def encode_request(
-        self, req: ir.Request, model: str, caps: Capabilities
-    ) -> dict[str, Any]: ...
-
-    def decode_response(
-        self, body: dict[str, Any], caps: Capabilities | None = ...
-    ) -> ir.Response: ...
-
-    def encode_response(self, resp: ir.Response, model: str) -> dict[str, Any]: ...
-
-    @property
-    def StreamDecoder(self) -> Callable[..., StreamDecoder]: ...
-
-    @property
-    def StreamEncoder(self) -> Callable[..., StreamEncoder]: ...
-
-
-_CODECS: dict[str, Codec] = {"anthropic": anthropic, "openai_chat": openai_chat}
-
-
-def codec(dialect: str) -> Codec:
-    found = _CODECS.get(dialect)
+def get(name: str) -> Dialect:
+    found = _DIALECTS.get(name)
     if found is None:
         raise NotImplementedYet(
-            f"the {dialect} upstream dialect is not supported by this crossway version yet "
-            "(OpenAI Responses upstreams come with the Responses issue)",
+            f"this model's upstream speaks the {_KNOWN_NAMES.get(name, name)} API, which this "
+            "crossway version cannot talk to yet",
             code="dialect_not_supported",
         )
     return found
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_DIALECTS)
+
+
+def for_client(path: str, headers: Mapping[str, str]) -> Dialect:
+    """The dialect a client speaks, from the path it called (and, on shared paths such as
+    /v1/models, a header only that dialect's clients send)."""
+    for dialect in _DIALECTS.values():
+        if path.startswith(dialect.client_paths):
+            return dialect
+    for dialect in _DIALECTS.values():
+        if dialect.client_header and dialect.client_header in headers:
+            return dialect
+    return DEFAULT

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from crossway.dialects.common import partial_suffix
+
 KIMI_BEGIN = "<|tool_calls_section_begin|>"
 KIMI_END = "<|tool_calls_section_end|>"
 KIMI_CALL = "<|tool_call_begin|>"
@@ -75,7 +77,7 @@ class TextToolScanner:
                 self._open = marker
                 s = s[i + len(marker):]
                 continue
-            keep = max((_partial_suffix(s, m) for m in self._markers), default=0)
+            keep = max((partial_suffix(s, m) for m in self._markers), default=0)
             if keep:
                 self._buf = s[-keep:]
                 s = s[:-keep]
@@ -99,12 +101,6 @@ def scan_complete(text: str, *, hermes: bool = False) -> list[Piece]:
     scanner = TextToolScanner(hermes=hermes)
     return scanner.feed(text) + scanner.flush()
 
-
-def _partial_suffix(s: str, marker: str) -> int:
-    for k in range(min(len(marker) - 1, len(s)), 0, -1):
-        if s.endswith(marker[:k]):
-            return k
-    return 0
 
 
 def _parse(marker: str, body: str) -> list[Piece]:

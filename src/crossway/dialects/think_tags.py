@@ -7,6 +7,8 @@ answer that merely talks about the tag is left alone. Tags split across chunks a
 
 from __future__ import annotations
 
+from crossway.dialects.common import partial_suffix
+
 OPEN = "<think>"
 CLOSE = "</think>"
 
@@ -50,7 +52,7 @@ class ThinkSplitter:
             self._state = 3
             pieces = [(True, s[:i])] if i else []
             return pieces + self.feed(s[i + len(CLOSE):])
-        keep = _partial_suffix(s, CLOSE)
+        keep = partial_suffix(s, CLOSE)
         if keep:
             self._buf = s[-keep:]
             s = s[:-keep]
@@ -64,12 +66,6 @@ class ThinkSplitter:
             return []
         return [(self._state == 1, rest)]
 
-
-def _partial_suffix(s: str, tag: str) -> int:
-    for k in range(min(len(tag) - 1, len(s)), 0, -1):
-        if s.endswith(tag[:k]):
-            return k
-    return 0
 
 
 def split_complete(content: str) -> tuple[str, str]:

@@ -11,8 +11,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from crossway import ir
+
+if TYPE_CHECKING:
+    from crossway.exchange import Attempt
 
 access_log = logging.getLogger("crossway.access")
 
@@ -40,20 +44,41 @@ class RequestRecord:
     client_dialect: str
     started: float = field(default_factory=time.perf_counter)
     model: str | None = None
-    target: str | None = None
-    upstream_dialect: str | None = None
-    fast_path: bool = False
+    session_id: str | None = None
     stream: bool = False
     status: int = 0
     error: str | None = None
     outcome: str = "ok"  # ok | error | upstream_error_mid_stream | client_closed
-    usage: ir.Usage | None = None
-    first_byte: float | None = None
-    attempts: int = 0
+    first_byte: float | None = None  # first byte to the client
+    attempts: list[Attempt] = field(default_factory=list)
 
     def mark_first_byte(self) -> None:
         if self.first_byte is None:
             self.first_byte = time.perf_counter()
+
+    @property
+    def last(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def target(self) -> str | None:
+        last = self.last
+        return last.target.label if last is not None else None
+
+    @property
+    def upstream_dialect(self) -> str | None:
+        last = self.last
+        return last.target.dialect if last is not None else None
+
+    @property
+    def fast_path(self) -> bool:
+        last = self.last
+        return last.fast if last is not None else False
+
+    @property
+    def usage(self) -> ir.Usage | None:
+        last = self.last
+        return last.usage if last is not None else None
 
     def log(self) -> None:
         # One access line per request is on every request's path: build the message once
@@ -66,6 +91,8 @@ class RequestRecord:
         if self.target:
             parts += [" -> ", self.target, " [", self.client_dialect, "->",
                       str(self.upstream_dialect), " fast]" if self.fast_path else " translated]"]
+            if len(self.attempts) > 1:
+                parts.append(f" attempts={len(self.attempts)}")
         if self.stream:
             parts.append(" stream")
         parts.append(f" {self.status} {self.outcome} {(now - self.started) * 1000:.1f}ms")

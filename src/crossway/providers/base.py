@@ -1,8 +1,11 @@
-"""What every upstream provider is: data (URL, keys, models) plus small hooks (headers, errors).
+"""What every upstream provider is: data (URL, keys, models) plus small hooks.
 
-The relay asks a provider three things: which dialect and capabilities a model has, where and
-with which headers to send a request, and how to turn an upstream error into a crossway error.
-Provider families subclass `Provider` and override only what differs (DESIGN.md, providers/).
+The relay asks a provider four things: which dialect and capabilities a model has; the final
+request for a target (`prepare`: URL from dialect + model + stream, headers, body bytes,
+then `sign`, which sees those bytes); how to read its streams (`stream_reader`); and how to
+turn an upstream error into a crossway error. Provider families subclass `Provider` and
+override only what differs (DESIGN.md, providers/); `providers.registry` picks the class
+for a backend's `type`.
 """
 
 from __future__ import annotations
@@ -10,13 +13,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from crossway import __version__
 from crossway.config.settings import BackendSettings, Dialect, KeySpec
-from crossway.dialects import Capabilities
+from crossway.dialects import Capabilities, registry
+from crossway.dialects.sse import SSEEvent, SSEParser
 from crossway.errors import CrosswayError, InvalidRequest, Overloaded, error_class_for_status
+from crossway.transport.base import UpstreamRequest
+
+if TYPE_CHECKING:
+    from crossway.routing.plan import Target
 
 USER_AGENT = f"crossway/{__version__}"
 
@@ -25,6 +34,14 @@ _ROUTE = {
     "anthropic": "/messages",
     "openai_responses": "/responses",
 }
+
+
+class StreamReader(Protocol):
+    """Bytes of a streaming answer in, complete events out (SSE by default)."""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]: ...
+
+    def flush(self) -> list[SSEEvent]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +101,7 @@ class Provider:
         return {}
 
     def capabilities(self, model: str, dialect: Dialect) -> Capabilities:
-        return Capabilities(anthropic_native=dialect == "anthropic")
+        return Capabilities()
 
     def models(self) -> list[ModelInfo]:
         return list(self._models.values())
@@ -98,40 +115,48 @@ class Provider:
 
     # ---------------------------------------------------------------- wire
 
-    def url(self, dialect: Dialect) -> str:
+    # What a streaming answer's content-type must contain (Bedrock's differs).
+    stream_content_type = "text/event-stream"
+
+    def prepare(self, target: Target, body: dict[str, Any], *, stream: bool, session_id: str,
+                client_headers: Mapping[str, str]) -> UpstreamRequest:
+        """The final upstream request for `body` (already in the target's dialect)."""
+        request = UpstreamRequest(
+            "POST",
+            self.url_for(target.dialect, target.model.id, stream=stream),
+            self.headers(target, session_id=session_id, stream=stream,
+                         client_headers=client_headers),
+            orjson.dumps(body),
+        )
+        return self.sign(request, target)
+
+    def url_for(self, dialect: Dialect, model: str, *, stream: bool) -> str:
+        """Where a request goes. Gemini puts model and method in the path, Azure a
+        deployment; those providers override this."""
         return self.base_url + _ROUTE[dialect]
 
-    def headers(
-        self,
-        dialect: Dialect,
-        key: KeySpec,
-        *,
-        session_id: str,
-        stream: bool,
-        client_headers: Mapping[str, str],
-        caps: Capabilities,
-    ) -> dict[str, str]:
+    def headers(self, target: Target, *, session_id: str, stream: bool,
+                client_headers: Mapping[str, str]) -> dict[str, str]:
         """Upstream request headers, built from scratch: nothing of the client's credentials
-        (or anything else of its headers, beyond the Anthropic version/betas a real Anthropic
-        upstream needs) is forwarded."""
+        (or anything else of its headers, beyond what its dialect says a real upstream of
+        that dialect needs) is forwarded."""
         h = {
             "content-type": "application/json",
             "accept": "text/event-stream" if stream else "application/json",
             "user-agent": USER_AGENT,
         }
-        if dialect == "anthropic":
-            h["x-api-key"] = key.key
-            version = "2023-06-01"
-            if caps.anthropic_native:
-                version = client_headers.get("anthropic-version") or version
-                beta = client_headers.get("anthropic-beta")
-                if beta:
-                    h["anthropic-beta"] = beta
-            h["anthropic-version"] = version
-        else:
-            h["authorization"] = "Bearer " + key.key
+        h.update(registry.get(target.dialect).upstream_headers(
+            target.instance.key.key, client_headers=client_headers, caps=target.caps))
         h.update(self.settings.headers)
         return h
+
+    def sign(self, request: UpstreamRequest, target: Target) -> UpstreamRequest:
+        """Last hook before sending: sees the final bytes (AWS SigV4 signs them)."""
+        return request
+
+    def stream_reader(self) -> StreamReader:
+        """The framing parser of this provider's streams (SSE unless it says otherwise)."""
+        return SSEParser()
 
     # ---------------------------------------------------------------- errors
 

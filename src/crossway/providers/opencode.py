@@ -9,8 +9,9 @@ several of them on misleading statuses (a 401 `ModelError` is not an auth failur
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from crossway.config.settings import BackendSettings, Dialect, KeySpec
+from crossway.config.settings import BackendSettings, Dialect
 from crossway.dialects import Capabilities
 from crossway.errors import (
     BillingError,
@@ -23,6 +24,9 @@ from crossway.errors import (
 )
 from crossway.providers.base import Instance, Provider, UpstreamFailure, context_overflow
 from crossway.providers.catalog import GO_MODELS, ZEN_MODELS, family_capabilities
+
+if TYPE_CHECKING:
+    from crossway.routing.plan import Target
 
 _PROVIDER_PREFIX = "Error from provider ("
 # A retry-after longer than this means a usage window (Go's 5-hour/weekly limits): tell the
@@ -43,18 +47,11 @@ class OpenCodeProvider(Provider):
     def capabilities(self, model: str, dialect: Dialect) -> Capabilities:
         return family_capabilities(model, dialect)
 
-    def headers(
-        self,
-        dialect: Dialect,
-        key: KeySpec,
-        *,
-        session_id: str,
-        stream: bool,
-        client_headers: Mapping[str, str],
-        caps: Capabilities,
-    ) -> dict[str, str]:
-        h = super().headers(dialect, key, session_id=session_id, stream=stream,
-                            client_headers=client_headers, caps=caps)
+    def headers(self, target: Target, *, session_id: str, stream: bool,
+                client_headers: Mapping[str, str]) -> dict[str, str]:
+        h = super().headers(target, session_id=session_id, stream=stream,
+                            client_headers=client_headers)
+        # Go rejects requests without it; Zen routes by it (sticky provider, prompt cache).
         h["x-opencode-session"] = session_id
         return h
 

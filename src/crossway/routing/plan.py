@@ -1,7 +1,8 @@
 """Turn a model string and a session into a Plan: the ordered targets the relay will try.
 
-Pure decision code, no I/O. This issue's plans hold one target; fallback chains extend
-`Plan.targets` later without the relay changing.
+Pure decision code, no I/O. Plans hold one target today; fallback chains extend
+`Plan.targets` without the relay changing. Instances the health object calls unusable are
+skipped when another key of the backend can serve.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from crossway.config.settings import Dialect
 from crossway.dialects import Capabilities
 from crossway.errors import InvalidRequest, NotFound, ServiceUnavailable
 from crossway.providers import Instance, ModelInfo, Provider
+from crossway.routing.policy import Health
 from crossway.routing.selectors import Selector, parse_selector
 
 
@@ -57,8 +59,9 @@ class Route:
 
 
 class Router:
-    def __init__(self, providers: Sequence[Provider]) -> None:
+    def __init__(self, providers: Sequence[Provider], health: Health | None = None) -> None:
         self.providers = {p.name: p for p in providers}
+        self.health = health or Health()
 
     def routes(self) -> list[Route]:
         return [
@@ -76,7 +79,7 @@ class Router:
                 raise self._unknown(model, sel)
         else:
             provider, info = self._bare(model, sel)
-        instance = self._instance(provider, sel, session_id)
+        instance = self._instance(provider, sel, session_id, info.id)
         return Plan(model, session_id, (Target(instance, info),))
 
     def _bare(self, requested: str, sel: Selector) -> tuple[Provider, ModelInfo]:
@@ -95,7 +98,8 @@ class Router:
                     param="model", code="ambiguous_model")
         return found[0]
 
-    def _instance(self, provider: Provider, sel: Selector, session_id: str) -> Instance:
+    def _instance(self, provider: Provider, sel: Selector, session_id: str,
+                  model: str) -> Instance:
         instances = provider.instances
         if not instances:
             raise ServiceUnavailable(
@@ -114,9 +118,10 @@ class Router:
                 code="backend_not_configured")
         if len(instances) == 1:
             return instances[0]
+        healthy = [i for i in instances if self.health.usable(i.name, model)]
         # Rendezvous hashing: a conversation always lands on the same key, and adding or
         # removing a key only moves the conversations that key takes or gives up.
-        return max(instances, key=lambda i: _weight(session_id, i.name))
+        return max(healthy or instances, key=lambda i: _weight(session_id, i.name))
 
     def _unknown(self, requested: str, sel: Selector) -> NotFound:
         known = [r.public_id for r in self.routes()]

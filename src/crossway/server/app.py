@@ -9,17 +9,20 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from crossway.config.settings import Settings
+from crossway.dialects import registry
 from crossway.errors import CrosswayError, NotFound
 from crossway.observability.records import RequestRecord
+from crossway.observability.sinks import AccessLog, deliver
 from crossway.providers import build_provider
 from crossway.relay import Relay
 from crossway.routing.plan import Router
+from crossway.routing.policy import FallbackPolicy, Health
 from crossway.server import auth
-from crossway.server.errors import dialect_for_path, error_response
+from crossway.server.errors import error_response
 from crossway.server.routes import completions, count_tokens, health, models
 from crossway.server.state import STATE, AppState
 from crossway.tokens import TokenCounter
-from crossway.transport.http import create_session
+from crossway.transport.http import create_transport
 
 log = logging.getLogger("crossway")
 
@@ -30,8 +33,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Auth, error rendering in the client's dialect, and the per-request record."""
     state = request.app[STATE]
-    dialect = dialect_for_path(request.path, "anthropic-version" in request.headers)
-    record = RequestRecord(state.ids.next(), request.method, request.path, dialect)
+    dialect = registry.for_client(request.path, request.headers)
+    record = RequestRecord(state.ids.next(), request.method, request.path, dialect.name)
     request["record"] = record
     response: web.StreamResponse
     try:
@@ -40,14 +43,15 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
     except CrosswayError as err:
         record.outcome, record.error = "error", err.message
-        response = error_response(err, dialect)
+        response = error_response(err, dialect, record.request_id)
     except web.HTTPNotFound:
         response = error_response(
-            NotFound(f"no route for {request.method} {request.path}"), dialect)
+            NotFound(f"no route for {request.method} {request.path}"), dialect,
+            record.request_id)
     except web.HTTPMethodNotAllowed as exc:
         err405 = CrosswayError(f"{request.method} is not allowed on {request.path}",
                                status=405)
-        response = error_response(err405, dialect)
+        response = error_response(err405, dialect, record.request_id)
         response.headers["allow"] = ",".join(sorted(exc.allowed_methods))
     except web.HTTPException:
         raise
@@ -57,13 +61,13 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         record.outcome, record.error = "error", type(exc).__name__
         response = error_response(
             CrosswayError(f"internal error in crossway ({type(exc).__name__}); see the "
-                          f"gateway log for {record.request_id}"), dialect)
+                          f"gateway log for {record.request_id}"), dialect, record.request_id)
     record.status = response.status
     if not response.prepared:
         response.headers["x-request-id"] = record.request_id
     if request.path not in auth.OPEN_PATHS:
-        # After the response is on its way: the access line is not the client's latency.
-        asyncio.get_running_loop().call_soon(record.log)
+        # After the response is on its way: the sinks' work is not the client's latency.
+        asyncio.get_running_loop().call_soon(deliver, state.sinks, record)
     return response
 
 
@@ -76,10 +80,13 @@ def _report_tokenizer_failure(fut: asyncio.Future[TokenCounter]) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     providers = [build_provider(b) for b in settings.backends]
+    health_state = Health()
     state = AppState(
         settings=settings,
-        router=Router(providers),
+        router=Router(providers, health_state),
         api_keys=tuple(k.encode() for k in settings.api_keys),
+        health=health_state,
+        sinks=[AccessLog()],
     )
     # The body limit is enforced (with a dialect-shaped 413) in server/body.py; aiohttp's
     # own limit equals it and is translated there too.
@@ -104,11 +111,12 @@ def create_app(settings: Settings) -> web.Application:
         # Not awaited here: cold start is the time to the first served request (~0.3 s less).
         state.tokens = loop.run_in_executor(None, TokenCounter)
         state.tokens.add_done_callback(_report_tokenizer_failure)
-        state.relay = Relay(create_session(settings), ping_interval=settings.ping_interval)
+        state.relay = Relay(create_transport(settings), policy=FallbackPolicy(),
+                            health=state.health, ping_interval=settings.ping_interval)
 
     async def stop(app: web.Application) -> None:
         if state.relay is not None:
-            await state.relay.session.close()
+            await state.relay.transport.close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

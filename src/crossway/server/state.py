@@ -9,8 +9,10 @@ from aiohttp import web
 
 from crossway.config.settings import Settings
 from crossway.observability.records import RequestIds
+from crossway.observability.sinks import RecordSink
 from crossway.relay import Relay
 from crossway.routing.plan import Router
+from crossway.routing.policy import Health
 from crossway.tokens import TokenCounter
 
 
@@ -19,6 +21,9 @@ class AppState:
     settings: Settings
     router: Router
     api_keys: tuple[bytes, ...]
+    health: Health = field(default_factory=Health)
+    # Every finished request record goes to each sink (access log, stats, store, ...).
+    sinks: list[RecordSink] = field(default_factory=list)
     relay: Relay | None = None  # created on start-up, inside the event loop
     # Loading the tokenizer takes ~0.3 s: started at start-up in a worker thread, awaited
     # by the first count_tokens request, so the gateway serves completions without waiting.

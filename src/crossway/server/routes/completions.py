@@ -1,35 +1,41 @@
-"""POST /v1/chat/completions and POST /v1/messages: validate, route, relay."""
+"""POST /v1/chat/completions and POST /v1/messages: preflight, route, relay."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from crossway.dialects import registry
+from crossway.dialects.base import Dialect
+from crossway.exchange import Exchange
 from crossway.observability.records import RequestRecord
-from crossway.relay import Exchange, require_fields
 from crossway.routing.session import session_id
 from crossway.server.body import read_json_object
+from crossway.server.downstream import AiohttpDownstream
 from crossway.server.state import STATE
 
 
-async def handle_completion(request: web.Request, dialect: str) -> web.StreamResponse:
+async def handle_completion(request: web.Request, client: Dialect) -> web.StreamResponse:
     state = request.app[STATE]
     record: RequestRecord = request["record"]
     body = await read_json_object(request, state.settings.max_body_bytes)
-    require_fields(body, dialect)
-    record.model = body["model"]
-    stream = body.get("stream") is True
-    record.stream = stream
-    opts = body.get("stream_options")
-    include_usage = dialect == "anthropic" or (
-        isinstance(opts, dict) and opts.get("include_usage") is True)
-    plan = state.router.plan(body["model"], session_id(request.headers, body))
-    ex = Exchange(dialect, body, request.headers, plan, record, stream, include_usage)
-    return await state.get_relay().handle(request, ex)
+    pre = client.preflight(body)
+    record.model, record.stream = pre.model, pre.stream
+    plan = state.router.plan(pre.model, session_id(request.headers, body))
+    record.session_id = plan.session_id
+    ex = Exchange(client, body, request.headers, plan, record, pre.stream, pre.include_usage)
+    down = AiohttpDownstream(request, record.request_id)
+    await state.get_relay().handle(ex, down)
+    assert down.response is not None, "the relay answered nothing"
+    return down.response
+
+
+_CHAT = registry.get("openai_chat")
+_MESSAGES = registry.get("anthropic")
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await handle_completion(request, "openai_chat")
+    return await handle_completion(request, _CHAT)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    return await handle_completion(request, "anthropic")
+    return await handle_completion(request, _MESSAGES)

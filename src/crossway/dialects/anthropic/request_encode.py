@@ -1,4 +1,4 @@
-"""Anthropic Messages codec, upstream side: ir -> request body, response body -> ir.
+"""Anthropic Messages requests to upstreams: ir -> a /messages body.
 
 For MiniMax/Qwen on OpenCode Go and Zen (Anthropic-compatible, not Claude) and for real
 Claude (`Capabilities.anthropic_native`), whose rules differ for thinking, system and sampling.
@@ -12,13 +12,8 @@ from typing import Any
 import orjson
 
 from crossway import ir, signatures
-from crossway.dialects import Capabilities
-from crossway.dialects.anthropic_stream import (
-    new_tool_use_id,
-    stop_reason_from_wire,
-    usage_from_wire,
-)
-from crossway.errors import InvalidRequest, UpstreamError
+from crossway.dialects.caps import Capabilities
+from crossway.dialects.common import bad as _bad
 from crossway.toolids import ConversationIds
 
 # Anthropic tool_use ids must match ^[a-zA-Z0-9_-]+$ (spec B2, B12); Kimi sends `functions.Bash:0`.
@@ -37,18 +32,12 @@ _BUDGET_FOR_EFFORT = {"low": 2048, "medium": 8192, "high": 16384, "max": 32000}
 _MIN_THINKING_BUDGET = 1024
 
 
-def _bad(path: str, message: str) -> InvalidRequest:
-    return InvalidRequest(f"{path}: {message}", param=path)
-
-
 # ---------------------------------------------------------------- request: ir -> upstream
 
 
 def encode_request(req: ir.Request, model: str, caps: Capabilities) -> dict[str, Any]:
     native = caps.anthropic_native
-    max_tokens = req.max_tokens or caps.default_max_tokens
-    if caps.max_output_tokens is not None and max_tokens > caps.max_output_tokens:
-        max_tokens = caps.max_output_tokens
+    max_tokens = caps.clamp_max_tokens(req.max_tokens or caps.default_max_tokens)
     out: dict[str, Any] = {"model": model, "max_tokens": max_tokens}
     system = _encode_system(req)
     if system:
@@ -275,64 +264,3 @@ def _encode_sampling(req: ir.Request, out: dict[str, Any], native: bool, thinkin
         out["top_p"] = req.top_p
     if req.top_k is not None:
         out["top_k"] = req.top_k
-
-
-# ---------------------------------------------------------------- response: upstream -> ir
-
-
-def decode_response(body: dict[str, Any], caps: Capabilities | None = None) -> ir.Response:
-    if not isinstance(body, dict):
-        raise UpstreamError("upstream response is not a JSON object")
-    if body.get("type") == "error":
-        err = body.get("error")
-        message = err.get("message") if isinstance(err, dict) else None
-        raise UpstreamError(f"upstream error: {message or 'unknown'}")
-    content = body.get("content")
-    if not isinstance(content, list):
-        raise UpstreamError("upstream response has no content list")
-    parts: list[ir.Thinking | ir.RedactedThinking | ir.Text | ir.ToolCall] = []
-    for block in content:
-        if not isinstance(block, dict):
-            raise UpstreamError("upstream response has a content block that is not an object")
-        part = _decode_response_block(block)
-        if part is not None:
-            parts.append(part)
-    msg_id = body.get("id")
-    model = body.get("model")
-    stop_sequence = body.get("stop_sequence")
-    return ir.Response(
-        id=msg_id if isinstance(msg_id, str) else "",
-        model=model if isinstance(model, str) else "",
-        content=parts,
-        stop_reason=stop_reason_from_wire(body.get("stop_reason")),
-        usage=usage_from_wire(body.get("usage")),
-        stop_sequence=stop_sequence if isinstance(stop_sequence, str) else None,
-    )
-
-
-def _decode_response_block(
-    block: dict[str, Any],
-) -> ir.Thinking | ir.RedactedThinking | ir.Text | ir.ToolCall | None:
-    btype = block.get("type")
-    if btype == "text":
-        text = block.get("text")
-        return ir.Text(text) if isinstance(text, str) and text.strip() else None
-    if btype == "tool_use":
-        tool_id = block.get("id")
-        name = block.get("name")
-        given = block.get("input")
-        return ir.ToolCall(
-            tool_id if isinstance(tool_id, str) and tool_id else new_tool_use_id(),
-            name if isinstance(name, str) else "",
-            orjson.dumps(given if isinstance(given, dict) else {}).decode(),
-        )
-    if btype == "thinking":
-        text = block.get("thinking")
-        sig = block.get("signature")
-        return ir.Thinking(
-            text if isinstance(text, str) else "", sig if isinstance(sig, str) and sig else None
-        )
-    if btype == "redacted_thinking":
-        data = block.get("data")
-        return ir.RedactedThinking(data) if isinstance(data, str) else None
-    return None  # server tool blocks and future types

@@ -1,9 +1,4 @@
-"""Anthropic Messages codec, sans-I/O: /v1/messages bodies <-> crossway.ir.
-
-This module holds the client side (request decoding, response encoding) and is the one to
-import: the upstream side (anthropic_upstream.py) and the streaming state machines
-(anthropic_stream.py) are re-exported from here.
-"""
+"""Anthropic Messages requests from clients: validate a /v1/messages body, -> ir."""
 
 from __future__ import annotations
 
@@ -11,26 +6,11 @@ from typing import Any
 
 import orjson
 
-from crossway import ir, signatures, toolids
-from crossway.dialects.anthropic_stream import (
-    StreamDecoder,
-    StreamEncoder,
-    new_message_id,
-    new_tool_use_id,
-    usage_to_wire,
-)
-from crossway.dialects.anthropic_upstream import decode_response, encode_request
-from crossway.errors import InvalidRequest, UpstreamError
-
-__all__ = [
-    "StreamDecoder",
-    "StreamEncoder",
-    "decode_request",
-    "decode_response",
-    "encode_request",
-    "encode_response",
-    "error_body",
-]
+from crossway import ir
+from crossway.dialects.common import bad as _bad
+from crossway.dialects.common import is_base64
+from crossway.dialects.common import is_number as _is_number
+from crossway.errors import InvalidRequest
 
 # Block types each role may carry, as Anthropic accepts them.
 _ROLE_BLOCKS: dict[str, frozenset[str]] = {
@@ -41,20 +21,8 @@ _ROLE_BLOCKS: dict[str, frozenset[str]] = {
 _KNOWN_BLOCKS = frozenset(_ROLE_BLOCKS["user"] | _ROLE_BLOCKS["assistant"])
 
 
-def error_body(error_type: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type, "message": message}}
-
-
-def _bad(path: str, message: str) -> InvalidRequest:
-    return InvalidRequest(f"{path}: {message}", param=path)
-
-
 def _unsupported(path: str, btype: object) -> InvalidRequest:
     return _bad(f"{path}.type", f"crossway does not support content block type {btype!r} yet")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _cache_control(block: dict[str, Any]) -> dict[str, Any] | None:
@@ -190,6 +158,8 @@ def _decode_image(block: dict[str, Any], path: str) -> ir.Image:
             raise _bad(f"{path}.source.media_type", "must be a non-empty string")
         if not isinstance(data, str) or not data:
             raise _bad(f"{path}.source.data", "must be a non-empty string")
+        if not is_base64(data):
+            raise _bad(f"{path}.source.data", "is not valid base64")
         return ir.Image(media_type=media_type, data=data, cache_control=_cache_control(block))
     if stype == "url":
         url = source.get("url")
@@ -380,59 +350,4 @@ def _decode_output(body: dict[str, Any], req: ir.Request) -> None:
     req.response_format = {
         "type": "json_schema",
         "json_schema": {"name": "output", "schema": schema, "strict": True},
-    }
-
-
-# ---------------------------------------------------------------- response: ir -> client
-
-
-def encode_response(resp: ir.Response, model: str) -> dict[str, Any]:
-    msg_id = resp.id if resp.id.startswith("msg_") else new_message_id()
-    content: list[dict[str, Any]] = []
-    for part in resp.content:
-        if isinstance(part, ir.Text):
-            # Never an empty text block: clients persist and replay it (spec B2, B12).
-            if part.text.strip():
-                content.append({"type": "text", "text": part.text})
-        elif isinstance(part, ir.ToolCall):
-            block = _response_tool_use(part, resp.stop_reason, msg_id)
-            if block is not None:
-                content.append(block)
-        elif isinstance(part, ir.Thinking):
-            sig = part.signature or signatures.mint(part.text)
-            content.append({"type": "thinking", "thinking": part.text, "signature": sig})
-        else:
-            content.append({"type": "redacted_thinking", "data": part.data})
-    return {
-        "id": msg_id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content,
-        "stop_reason": resp.stop_reason or "end_turn",
-        "stop_sequence": resp.stop_sequence,
-        "usage": usage_to_wire(resp.usage),
-    }
-
-
-def _response_tool_use(
-    call: ir.ToolCall, stop: ir.StopReason | None, msg_id: str
-) -> dict[str, Any] | None:
-    given: object = {}
-    if call.arguments.strip():
-        try:
-            given = orjson.loads(call.arguments)
-        except orjson.JSONDecodeError:
-            given = None
-    if not isinstance(given, dict):
-        if stop == "max_tokens":
-            # Cut off mid-call: dropping it beats handing the client a "repaired", truncated
-            # call (spec B3.8); stop_reason max_tokens tells it what happened.
-            return None
-        raise UpstreamError(f"upstream tool call {call.name!r} has arguments that are not JSON")
-    return {
-        "type": "tool_use",
-        "id": toolids.for_anthropic_client(call.id, msg_id) if call.id else new_tool_use_id(),
-        "name": call.name,
-        "input": given,
     }

@@ -1,43 +1,14 @@
-"""OpenAI Chat Completions dialect: `/v1/chat/completions` bodies <-> crossway.ir.
-
-Streaming lives in openai_chat_stream and is re-exported here, so the dialect is one name.
-"""
+"""OpenAI Chat Completions requests from clients: validate a /v1/chat/completions body, -> ir."""
 
 from __future__ import annotations
 
-import secrets
-import time
 from typing import Any, Literal
 
-import orjson
-
 from crossway import ir
-from crossway.dialects import Capabilities
-from crossway.dialects.openai_chat_stream import (
-    FAILED_FINISH,
-    StreamDecoder,
-    StreamEncoder,
-    decode_usage,
-    encode_usage,
-    finish_reason_out,
-    reasoning_text,
-    stop_reason_in,
-)
-from crossway.dialects.text_tools import scan_complete
-from crossway.dialects.think_tags import split_complete
-from crossway.errors import InvalidRequest, UpstreamError
-
-__all__ = [
-    "StreamDecoder",
-    "StreamEncoder",
-    "decode_request",
-    "decode_response",
-    "decode_usage",
-    "encode_request",
-    "encode_response",
-    "encode_usage",
-    "error_body",
-]
+from crossway.dialects.common import is_base64
+from crossway.dialects.common import is_int as _is_int
+from crossway.dialects.openai_chat.preflight import check_fields
+from crossway.errors import InvalidRequest
 
 # OpenAI-only request fields carried in ir.Request.openai_extra for OpenAI-style upstreams.
 _OPENAI_EXTRA = (
@@ -58,24 +29,10 @@ _TOOL_CHOICE_IN: dict[str, Literal["auto", "none", "any"]] = {
     "none": "none",
     "required": "any",
 }
-_TOOL_CHOICE_OUT = {"auto": "auto", "any": "required", "none": "none"}
-
-
-def error_body(
-    error_type: str, message: str, code: str | None = None, param: str | None = None
-) -> dict[str, Any]:
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-
-
-# ---------------------------------------------------------------- request decoding
 
 
 def _invalid(where: str, problem: str) -> InvalidRequest:
     return InvalidRequest(f"{where}: {problem}", param=where)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _nonempty_str(obj: dict[str, Any], key: str, where: str) -> str:
@@ -102,12 +59,10 @@ def decode_request(body: dict[str, Any]) -> ir.Request:
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages:
         raise _invalid("messages", "a non-empty array is required")
+    check_fields(body)
     n = body.get("n")
-    if n is not None:
-        if not _is_int(n) or n < 1:
-            raise _invalid("n", "must be a positive integer")
-        if n > 1:
-            raise InvalidRequest("n > 1 is not supported", param="n")
+    if n is not None and n > 1:
+        raise InvalidRequest("n > 1 is not supported", param="n")
     system, messages = _decode_messages(raw_messages)
     req = ir.Request(model=model, messages=messages, system=system)
     _decode_options(body, req)
@@ -249,6 +204,8 @@ def _decode_image(spec: Any, where: str) -> ir.Image:
         media_type = header.partition(";")[0]
         if not sep or not data or not media_type or not header.endswith(";base64"):
             raise _invalid(f"{where}.url", "a data URL must look like data:<media type>;base64,...")
+        if not is_base64(data):
+            raise _invalid(f"{where}.url", "the data URL's payload is not valid base64")
         return ir.Image(media_type=media_type, data=data)
     if url.startswith(("https://", "http://")):
         return ir.Image(url=url)
@@ -356,240 +313,3 @@ def _decode_tool_choice(raw: Any) -> ir.ToolChoice | None:
         "tool_choice",
         'must be \'auto\', \'none\', \'required\' or {"type": "function", "function": {"name"}}',
     )
-
-
-# ---------------------------------------------------------------- request encoding
-
-
-def encode_request(req: ir.Request, model: str, caps: Capabilities) -> dict[str, Any]:
-    """The body for an OpenAI-compatible upstream serving `model`."""
-    messages: list[dict[str, Any]] = []
-    system = "\n\n".join(t.text for t in req.system if t.text)
-    if system:
-        messages.append({"role": "system", "content": system})
-    for m in req.messages:
-        if m.role == "user":
-            _encode_user(m.content, messages)
-        elif m.role == "assistant":
-            messages.append(_encode_assistant(m.content, caps.reasoning_replay))
-        else:
-            text = "\n\n".join(p.text for p in m.content if isinstance(p, ir.Text) and p.text)
-            if text:
-                messages.append({"role": "system", "content": text})
-    body: dict[str, Any] = {"model": model, "messages": messages}
-    if req.max_tokens is not None:
-        limit = caps.max_output_tokens
-        body["max_tokens"] = req.max_tokens if limit is None else min(req.max_tokens, limit)
-    if req.temperature is not None:
-        body["temperature"] = req.temperature
-    if req.top_p is not None:
-        body["top_p"] = req.top_p
-    if req.stop:
-        body["stop"] = list(req.stop)
-    if req.stream:
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
-    if req.tools:
-        # OpenAI rejects tool_choice / parallel_tool_calls without tools.
-        body["tools"] = [_encode_tool(t) for t in req.tools]
-        if req.tool_choice is not None:
-            body["tool_choice"] = _encode_tool_choice(req.tool_choice)
-        if req.parallel_tool_calls is not None and caps.parallel_tool_calls:
-            body["parallel_tool_calls"] = req.parallel_tool_calls
-    thinking = req.thinking
-    if thinking is not None:
-        if caps.thinking_switch:
-            off = thinking.type == "disabled" or thinking.effort == "none"
-            body["thinking"] = {"type": "disabled" if off else "enabled"}
-        if caps.reasoning_effort and thinking.effort and thinking.effort != "none":
-            body["reasoning_effort"] = thinking.effort
-    if req.response_format is not None:
-        body["response_format"] = req.response_format
-    if req.user is not None:
-        body["user"] = req.user
-    for key, value in req.openai_extra.items():
-        body.setdefault(key, value)
-    return body
-
-
-def _image_url(image: ir.Image) -> dict[str, Any]:
-    url = f"data:{image.media_type};base64,{image.data}" if image.data is not None else image.url
-    return {"type": "image_url", "image_url": {"url": url}}
-
-
-def _encode_user(content: list[ir.Part], out: list[dict[str, Any]]) -> None:
-    """Tool results first, as `tool` messages (spec B1.5), then one user message for the rest."""
-    parts: list[dict[str, Any]] = []  # images from tool results, which tool messages cannot hold
-    rest: list[ir.Text | ir.Image] = []
-    had_results = False
-    for p in content:
-        if isinstance(p, ir.ToolResult):
-            had_results = True
-            texts = [c.text for c in p.content if isinstance(c, ir.Text)]
-            images = [c for c in p.content if isinstance(c, ir.Image)]
-            text = "\n".join(texts)
-            if images and not text:
-                text = "(the tool returned images; they follow in the next user message)"
-            if p.is_error:
-                text = "[tool error] " + text if text else "[tool error]"
-            out.append({"role": "tool", "tool_call_id": p.tool_call_id, "content": text})
-            if images:
-                parts.append({"type": "text", "text": f"Images returned by tool {p.tool_call_id}:"})
-                parts.extend(_image_url(i) for i in images)
-        elif isinstance(p, ir.Image) or (isinstance(p, ir.Text) and p.text):
-            rest.append(p)
-    if not parts and len(rest) == 1 and isinstance(rest[0], ir.Text):
-        out.append({"role": "user", "content": rest[0].text})
-        return
-    for p in rest:
-        parts.append({"type": "text", "text": p.text} if isinstance(p, ir.Text) else _image_url(p))
-    if parts:
-        out.append({"role": "user", "content": parts})
-    elif not had_results:
-        out.append({"role": "user", "content": ""})
-
-
-def _encode_assistant(content: list[ir.Part], reasoning_replay: bool) -> dict[str, Any]:
-    texts: list[str] = []
-    thinking: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for p in content:
-        if isinstance(p, ir.Text):
-            texts.append(p.text)
-        elif isinstance(p, ir.ToolCall):
-            fn = {"name": p.name, "arguments": p.arguments or "{}"}
-            calls.append({"id": p.id, "type": "function", "function": fn})
-        elif isinstance(p, ir.Thinking) and p.text:
-            thinking.append(p.text)
-    # Never null content: GLM console routes reject it on tool-call turns (spec B1.6).
-    msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts)}
-    if reasoning_replay:
-        # DeepSeek wants the key on every assistant turn, Kimi on tool-call turns (spec B1.6).
-        msg["reasoning_content"] = "\n\n".join(thinking)
-    if calls:
-        msg["tool_calls"] = calls
-    return msg
-
-
-def _encode_tool(tool: ir.Tool) -> dict[str, Any]:
-    fn: dict[str, Any] = {"name": tool.name}
-    if tool.description is not None:
-        fn["description"] = tool.description
-    fn["parameters"] = tool.parameters
-    if tool.strict is not None:
-        fn["strict"] = tool.strict
-    return {"type": "function", "function": fn}
-
-
-def _encode_tool_choice(choice: ir.ToolChoice) -> str | dict[str, Any]:
-    if choice.type == "tool" and choice.name:
-        return {"type": "function", "function": {"name": choice.name}}
-    return _TOOL_CHOICE_OUT.get(choice.type, "required")
-
-
-# ---------------------------------------------------------------- responses
-
-
-def decode_response(body: dict[str, Any], caps: Capabilities | None = None) -> ir.Response:
-    """An upstream chat.completion body -> ir.Response (spec B2)."""
-    choices = body.get("choices") if isinstance(body, dict) else None
-    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        err = body.get("error") if isinstance(body, dict) else None
-        detail = f": {orjson.dumps(err).decode()[:500]}" if err else ""
-        raise UpstreamError(f"upstream response has no choices{detail}")
-    choice = choices[0]
-    message = choice.get("message")
-    if not isinstance(message, dict):
-        raise UpstreamError("upstream response has no choices[0].message")
-    finish = choice.get("finish_reason")
-    if finish in FAILED_FINISH:
-        raise UpstreamError(f"upstream generation failed (finish_reason {finish!r})")
-    content: list[ir.Thinking | ir.RedactedThinking | ir.Text | ir.ToolCall] = []
-    reasoning = reasoning_text(message)
-    if reasoning:
-        content.append(ir.Thinking(reasoning))
-    text = message.get("content")
-    if isinstance(text, list):  # a few servers answer with content parts
-        text = "".join(
-            p["text"] for p in text if isinstance(p, dict) and isinstance(p.get("text"), str)
-        )
-    tool_calls = message.get("tool_calls")
-    calls = _decode_response_calls(tool_calls) if isinstance(tool_calls, list) else []
-    if text and isinstance(text, str):
-        tagged, text = split_complete(text)
-        if tagged and not reasoning:
-            content.append(ir.Thinking(tagged))
-        hermes = caps is not None and caps.text_tool_calls
-        for n, piece in enumerate(scan_complete(text, hermes=hermes)):
-            if isinstance(piece, str):
-                if piece.strip():
-                    content.append(ir.Text(piece))
-            else:
-                calls.append(ir.ToolCall(piece.id or f"call_text_{n}", piece.name,
-                                         piece.arguments))
-    content.extend(calls)
-    rid, model = body.get("id"), body.get("model")
-    return ir.Response(
-        id=rid if isinstance(rid, str) else "",
-        model=model if isinstance(model, str) else "",
-        content=content,
-        stop_reason=stop_reason_in(finish, bool(calls)),
-        usage=decode_usage(body.get("usage")),
-    )
-
-
-def _decode_response_calls(raw: list[Any]) -> list[ir.ToolCall]:
-    calls: list[ir.ToolCall] = []
-    for pos, tc in enumerate(raw):
-        if not isinstance(tc, dict):
-            continue
-        fn = tc.get("function")
-        name = fn.get("name") if isinstance(fn, dict) else None
-        if not isinstance(name, str) or not name:
-            raise UpstreamError(f"upstream tool call {pos} has no function name")
-        args = fn.get("arguments") if isinstance(fn, dict) else None
-        if args is None:
-            args = ""
-        elif not isinstance(args, str):
-            args = orjson.dumps(args).decode()  # an object where a string belongs
-        call_id = tc.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            index = tc.get("index")
-            call_id = f"call_{index if _is_int(index) else pos}"
-        calls.append(ir.ToolCall(call_id, name, args))
-    return calls
-
-
-def encode_response(resp: ir.Response, model: str) -> dict[str, Any]:
-    """ir.Response -> a client chat.completion body; `model` is what the client asked for."""
-    texts: list[str] = []
-    thinking: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for p in resp.content:
-        if isinstance(p, ir.Text):
-            texts.append(p.text)
-        elif isinstance(p, ir.ToolCall):
-            fn = {"name": p.name, "arguments": p.arguments or "{}"}
-            calls.append({"id": p.id, "type": "function", "function": fn})
-        elif isinstance(p, ir.Thinking) and p.text:
-            thinking.append(p.text)
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
-    if thinking:
-        message["reasoning_content"] = "\n\n".join(thinking)
-    if calls:
-        message["tool_calls"] = calls
-    rid = resp.id if resp.id.startswith("chatcmpl-") else "chatcmpl-" + secrets.token_hex(12)
-    return {
-        "id": rid,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": finish_reason_out(resp.stop_reason),
-            }
-        ],
-        "usage": encode_usage(resp.usage),
-    }
