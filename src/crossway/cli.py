@@ -1,4 +1,5 @@
-"""Command line: `crossway serve` runs the gateway, `crossway models` lists what it can route."""
+"""Command line: `crossway serve` runs the gateway, `crossway models` lists what it can route,
+`crossway config <client>` points a client at it, `crossway doctor` says what is wrong."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from crossway import __version__
 from crossway.config.loader import load_settings
@@ -29,11 +31,55 @@ def _parser() -> argparse.ArgumentParser:
                        help="worker processes sharing the port (SO_REUSEPORT; default 1)")
     models = sub.add_parser("models", help="print the routable models")
     models.add_argument("--config", help="YAML config file (default: $CROSSWAY_CONFIG)")
+    _add_config_parsers(sub)
+    doctor = sub.add_parser("doctor", help="check the configuration, keys, port and clients")
+    doctor.add_argument("--config", help="YAML config file (default: $CROSSWAY_CONFIG)")
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doctor.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for each upstream check (default 10)")
     return p
+
+
+def _add_config_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    config = sub.add_parser("config", help="write crossway into a client's config file")
+    clients = config.add_subparsers(dest="client", required=True)
+    helps = {"opencode": "merge a crossway provider into opencode.json[c]",
+             "claude-code": "merge crossway's env block into Claude Code's settings.json",
+             "codex": "merge a crossway model provider into Codex's config.toml"}
+    for name, text in helps.items():
+        c = clients.add_parser(name, help=text)
+        c.add_argument("--config", help="crossway's YAML config file (default: $CROSSWAY_CONFIG)")
+        c.add_argument("--file", help="the client config file to edit (default: where the "
+                                      "client looks)")
+        c.add_argument("--base-url", help="crossway's URL as the client reaches it (default: "
+                                          "from crossway's host and port; /v1 is added once)")
+        c.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+        if name != "claude-code":
+            c.add_argument("--provider-id", default="crossway",
+                           help="the provider id in the client config (default crossway)")
+            c.add_argument("--key-env", default="CROSSWAY_API_KEY",
+                           help="variable the client reads crossway's key from")
+    oc = clients.choices["opencode"]
+    oc.add_argument("--models", help="all (default), a comma-separated list, or globs such "
+                                     "as 'opencode-go/*'")
+    oc.add_argument("--default-model", help="also set OpenCode's `model` to this one")
+    oc.add_argument("--small-model", help="also set OpenCode's `small_model` to this one")
+    oc.add_argument("--literal-key", action="store_true",
+                    help="write crossway's key itself instead of {env:CROSSWAY_API_KEY}")
+    cc = clients.choices["claude-code"]
+    cc.add_argument("--project", action="store_true",
+                    help="write .claude/settings.local.json here instead of the user settings")
+    for flag in ("--model", "--opus-model", "--sonnet-model", "--haiku-model"):
+        cc.add_argument(flag, help="model id for " + (flag[2:-6] or "the main model"))
+    cx = clients.choices["codex"]
+    cx.add_argument("--model", help="Codex's model (default: crossway picks a strong one)")
+    cx.add_argument("--profile", help="write [profiles.NAME] instead of the top-level model")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        _doctor(args)  # reports a configuration error as one of its findings
     try:
         settings = load_settings(args.config, os.environ,
                                  host=getattr(args, "host", None), port=getattr(args, "port", None))
@@ -42,10 +88,43 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.command == "models":
         _print_models(settings)
+    elif args.command == "config":
+        _config(args, settings)
     elif args.workers > 1:
         _serve_workers(settings, args.workers)
     else:
         _serve(settings)
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> None:
+    from crossway.integrations.commands import ConfigRequest, run
+    from crossway.integrations.files import IntegrationError
+
+    req = ConfigRequest(
+        client=args.client, file=args.file, base_url=args.base_url,
+        provider_id=getattr(args, "provider_id", "crossway"),
+        models=getattr(args, "models", None),
+        default_model=getattr(args, "default_model", None) or getattr(args, "model", None),
+        small_model=getattr(args, "small_model", None),
+        opus_model=getattr(args, "opus_model", None),
+        sonnet_model=getattr(args, "sonnet_model", None),
+        haiku_model=getattr(args, "haiku_model", None),
+        project=getattr(args, "project", False), profile=getattr(args, "profile", None),
+        key_env=getattr(args, "key_env", "CROSSWAY_API_KEY"),
+        literal_key=getattr(args, "literal_key", False), dry_run=args.dry_run)
+    try:
+        print(run(req, settings, os.environ, Path.cwd()))
+    except IntegrationError as exc:
+        print(f"crossway: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _doctor(args: argparse.Namespace) -> None:
+    from crossway.integrations.doctor import run_doctor
+
+    code = run_doctor(args.config, os.environ, Path.cwd(), as_json=args.json,
+                      timeout=args.timeout)
+    raise SystemExit(code)
 
 
 def _print_models(settings: Settings) -> None:

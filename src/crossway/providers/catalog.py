@@ -89,3 +89,82 @@ def family_capabilities(model: str, dialect: Dialect) -> Capabilities:
             break
     limit = OUTPUT_LIMITS.get(model)
     return dataclasses.replace(caps, max_output_tokens=limit) if limit else caps
+
+
+# ---------------------------------------------------------------------------------------------
+# What clients need to know about a model (context window, image input, reasoning), for the
+# client config generators (`crossway config ...`) and `GET /v1/models`. models.dev
+# `limit.context` and `modalities.input`, providers opencode-go / opencode and the base model
+# files they point to (read 2026-12; kimi-k3 from its base model file). Where the two tiers
+# disagree (minimax-m3: Go 1M, Zen 512K; glm-5.1: 202752 vs 204800) the smaller value is kept:
+# a client that compacts a little early loses nothing, one that overshoots gets an error.
+# Ids with no public figure are absent: clients then keep their own default.
+CONTEXT_LIMITS: dict[str, int] = {
+    "minimax-m3": 512000, "minimax-m2.7": 204800, "minimax-m2.5": 204800,
+    "qwen3.7-max": 1000000, "qwen3.7-plus": 1000000, "qwen3.6-plus": 262144,
+    "qwen3.5-plus": 262144,
+    "glm-5.2": 1000000, "glm-5.1": 202752, "glm-5": 202752,
+    "kimi-k3": 1048576, "kimi-k2.7-code": 262144, "kimi-k2.6": 262144, "kimi-k2.5": 262144,
+    "deepseek-v4-pro": 1000000, "deepseek-v4-flash": 1000000,
+    "mimo-v2.5": 1000000, "mimo-v2.5-pro": 1048576, "mimo-v2-pro": 1048576,
+    "mimo-v2-omni": 262144, "big-pickle": 200000, "grok-build-0.1": 256000,
+    "hy3": 256000,  # the figure published for hy3-preview
+    "gpt-5.5": 1050000, "gpt-5.5-pro": 1050000, "gpt-5.4": 1050000, "gpt-5.4-pro": 1050000,
+    "gpt-5.4-mini": 400000, "gpt-5.4-nano": 400000, "gpt-5.2": 400000, "gpt-5.1": 400000,
+    "gpt-5": 400000, "gpt-5-nano": 400000,
+    "claude-fable-5": 1000000, "claude-opus-4-8": 1000000, "claude-opus-4-7": 1000000,
+    "claude-opus-4-6": 1000000, "claude-opus-4-5": 200000, "claude-sonnet-5": 1000000,
+    "claude-sonnet-4-6": 1000000, "claude-sonnet-4-5": 1000000, "claude-haiku-4-5": 200000,
+}
+
+# Input modalities beyond text (models.dev `modalities.input`). Absent means text only.
+INPUT_MODALITIES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("minimax-m3", "qwen3.7-plus", "qwen3.6-plus", "qwen3.5-plus", "kimi-k3",
+                     "kimi-k2.7-code", "kimi-k2.6", "kimi-k2.5"), ("text", "image", "video")),
+    "mimo-v2.5": ("text", "image", "audio", "video"),
+    "mimo-v2-omni": ("text", "image", "audio", "pdf"),
+    **dict.fromkeys(("gpt-5.5", "gpt-5.5-pro", "gpt-5.4", "gpt-5.4-pro", "gpt-5.4-mini",
+                     "gpt-5.4-nano", "claude-fable-5", "claude-opus-4-8", "claude-opus-4-7",
+                     "claude-opus-4-6", "claude-opus-4-5", "claude-sonnet-5",
+                     "claude-sonnet-4-6", "claude-sonnet-4-5", "claude-haiku-4-5"),
+                    ("text", "image", "pdf")),
+    **dict.fromkeys(("gpt-5.2", "gpt-5.1", "gpt-5", "gpt-5-nano", "grok-build-0.1"),
+                    ("text", "image")),
+}
+
+# Every model of the OpenCode catalogs takes tools and reasons (models.dev `tool_call`,
+# `reasoning`); other backends' models are assumed to take tools and not to reason.
+_REASONING_PREFIXES = ("claude-", "deepseek-", "kimi-", "minimax-", "mimo-", "glm-", "gpt-5",
+                       "qwen3", "grok-", "hy3", "big-pickle", "muse-")
+
+# Ids that are not chat models (embeddings, speech, images, moderation), for generic
+# backends whose `models:` list may name them.
+_NOT_CHAT = ("embed", "whisper", "tts", "dall-e", "gpt-image", "moderation", "rerank")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What a client needs to use a model well; None where nothing public is known."""
+
+    context: int | None
+    output: int | None
+    input_modalities: tuple[str, ...]
+    tool_call: bool
+    reasoning: bool
+    chat: bool
+
+    @property
+    def image_input(self) -> bool:
+        return "image" in self.input_modalities
+
+
+def model_facts(model: str) -> ModelFacts:
+    lowered = model.lower()
+    return ModelFacts(
+        context=CONTEXT_LIMITS.get(model),
+        output=OUTPUT_LIMITS.get(model),
+        input_modalities=INPUT_MODALITIES.get(model, ("text",)),
+        tool_call=True,
+        reasoning=lowered.startswith(_REASONING_PREFIXES),
+        chat=not any(word in lowered for word in _NOT_CHAT),
+    )
