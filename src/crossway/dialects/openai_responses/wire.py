@@ -92,7 +92,8 @@ def encode_usage(usage: ir.Usage) -> dict[str, Any]:
     prompt = usage.prompt_tokens
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "input_tokens_details": {"cached_tokens": usage.cache_read_tokens,
+                                 "cache_write_tokens": usage.cache_creation_tokens},
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
         "total_tokens": prompt + usage.output_tokens,
