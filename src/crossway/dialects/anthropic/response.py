@@ -62,7 +62,7 @@ def _decode_response_block(
         return ir.ToolCall(
             tool_id if isinstance(tool_id, str) and tool_id else new_tool_use_id(),
             name if isinstance(name, str) else "",
-            orjson.dumps(given if isinstance(given, dict) else {}).decode(),
+            _arguments(given),
         )
     if btype == "thinking":
         text = block.get("thinking")
@@ -129,3 +129,14 @@ def _response_tool_use(
         "name": call.name,
         "input": given,
     }
+
+
+def _arguments(given: object) -> str:
+    """A tool_use input as JSON text. Anything but an object is passed on as it came (a
+    string as is), never replaced by `{}`: a client must not run a tool with arguments the
+    model did not send. Encoders that need an object reject it clearly."""
+    if given is None:
+        return "{}"
+    if isinstance(given, str):
+        return given
+    return orjson.dumps(given).decode()

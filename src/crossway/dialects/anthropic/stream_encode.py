@@ -34,7 +34,7 @@ class StreamEncoder:
     """
 
     __slots__ = (
-        "_args_sent",
+        "_args",
         "_done",
         "_index",
         "_model",
@@ -60,7 +60,7 @@ class StreamEncoder:
         self._pending_ws = ""
         self._thinking: list[str] = []
         self._sig_sent = False
-        self._args_sent = False
+        self._args: list[str] = []  # the open tool call's argument fragments
 
     @property
     def done(self) -> bool:
@@ -81,7 +81,7 @@ class StreamEncoder:
         if isinstance(event, ir.ToolCallDelta):
             if self._open != _TOOL or not event.arguments:
                 return b""
-            self._args_sent = True
+            self._args.append(event.arguments)
             return _delta(
                 self._index, {"type": "input_json_delta", "partial_json": event.arguments}
             )
@@ -91,7 +91,9 @@ class StreamEncoder:
             return self._signature(event.signature)
         if isinstance(event, ir.ToolCallStart):
             out = self._close()
-            self._args_sent = False
+            if self._done:
+                return out
+            self._args = []
             tool_id = toolids.for_anthropic_client(event.id, self._msg_id) if event.id \
                 else new_tool_use_id()
             block = {"type": "tool_use", "id": tool_id, "name": event.name, "input": {}}
@@ -129,7 +131,7 @@ class StreamEncoder:
         body = {"type": "content_block_start", "index": self._index, "content_block": block}
         return frame(orjson.dumps(body), "content_block_start")
 
-    def _close(self) -> bytes:
+    def _close(self, *, truncated: bool = False) -> bytes:
         kind = self._open
         if kind is None:
             return b""
@@ -137,8 +139,17 @@ class StreamEncoder:
         if kind == _THINKING and not self._sig_sent:
             sig = signatures.mint("".join(self._thinking))
             out = _delta(self._index, {"type": "signature_delta", "signature": sig})
-        elif kind == _TOOL and not self._args_sent:
+        elif kind == _TOOL and not self._args:
             out = _delta(self._index, {"type": "input_json_delta", "partial_json": "{}"})
+        elif kind == _TOOL and not truncated and not _json_object("".join(self._args)):
+            # The client would run a tool with arguments the model did not send (or fail to
+            # parse them): end the stream with an error instead of closing the block. A call
+            # cut short by max_tokens is closed as Anthropic does; stop_reason says why.
+            self._done = True
+            message = ("the model sent tool-call arguments that are not a valid JSON object; "
+                       "crossway stopped the answer rather than pass them on")
+            body = {"type": "error", "error": {"type": "api_error", "message": message}}
+            return frame(orjson.dumps(body), "error")
         self._open = None
         body = orjson.dumps({"type": "content_block_stop", "index": self._index})
         return out + frame(body, "content_block_stop")
@@ -153,11 +164,16 @@ class StreamEncoder:
             return b""
         if self._pending_ws:
             text = self._pending_ws + text
-        out = self._close() + self._open_block(_TEXT, {"type": "text", "text": ""})
+        out = self._close()
+        if self._done:
+            return out
+        out += self._open_block(_TEXT, {"type": "text", "text": ""})
         return out + _delta(self._index, {"type": "text_delta", "text": text})
 
     def _start_thinking(self) -> bytes:
         out = self._close()
+        if self._done:
+            return out
         self._thinking = []
         self._sig_sent = False
         block = {"type": "thinking", "thinking": "", "signature": ""}
@@ -170,6 +186,8 @@ class StreamEncoder:
         # Thinking after a signature belongs to a new block (ir has no block boundaries).
         if self._open != _THINKING or self._sig_sent:
             out = self._start_thinking()
+            if self._done:
+                return out
         self._thinking.append(text)
         return out + _delta(self._index, {"type": "thinking_delta", "thinking": text})
 
@@ -180,11 +198,15 @@ class StreamEncoder:
         if self._open != _THINKING or self._sig_sent:
             # A signature-only block (thinking display "omitted") still needs its block.
             out = self._start_thinking()
+            if self._done:
+                return out
         self._sig_sent = True
         return out + _delta(self._index, {"type": "signature_delta", "signature": signature})
 
     def _message_end(self, event: ir.MessageEnd) -> bytes:
-        out = self._close()
+        out = self._close(truncated=event.stop_reason == "max_tokens")
+        if self._done:
+            return out
         self._done = True
         u = event.usage
         body = {
@@ -201,3 +223,10 @@ class StreamEncoder:
             },
         }
         return out + frame(orjson.dumps(body), "message_delta") + _MESSAGE_STOP
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False
