@@ -220,9 +220,11 @@ def set_member(text: str, obj: Node, key: str, value: Any, unit: str) -> str:
     if not obj.members:
         outer = line_indent(text, obj.start)
         inner = outer + unit
-        body = f"\n{inner}{json.dumps(key)}: {render(value, inner, unit)}\n{outer}"
+        member = f"\n{inner}{json.dumps(key)}: {render(value, inner, unit)}"
         close = obj.end - 1
-        return text[:obj.start + 1] + body + text[close:]
+        if text[obj.start + 1:close].strip():  # only comments inside: keep them after it
+            return text[:obj.start + 1] + member + text[obj.start + 1:]
+        return text[:obj.start + 1] + member + f"\n{outer}" + text[close:]
     last = obj.members[-1]
     first_start = obj.members[0].key_start
     one_line = "\n" not in text[obj.start:obj.end]
