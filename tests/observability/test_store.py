@@ -160,6 +160,17 @@ def test_windows_limit_and_days_in_order(use_store: Use[Any]) -> None:
     assert {k: v.requests for k, v in stats.items()} == {"5m": 1, "1h": 2, "24h": 3}
 
 
+def test_groups_are_ordered_dearest_first(use_store: Use[Any]) -> None:
+    rows = [make_row(upstream_model="cheap", cost_usd=0.01) for _ in range(3)]
+    rows += [make_row(upstream_model="dear", cost_usd=1.0)]
+    rows += [make_row(upstream_model="free", cost_usd=0.0) for _ in range(5)]
+
+    async def go(store: UsageStore) -> Any:
+        await store.write(rows)
+        return await store.group_by("model", T0 - 1)
+    assert [g.key for g in use_store(go)] == ["dear", "cheap", "free"]
+
+
 def test_cost_windows_per_go_instance(use_store: Use[Any]) -> None:
     rows = [
         make_row(ts=T0 - 100, cost_usd=1.0),

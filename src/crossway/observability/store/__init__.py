@@ -2,7 +2,7 @@
 
 - `CROSSWAY_USAGE=off` disables the store (and `crossway usage`).
 - `CROSSWAY_DATABASE_URL=postgresql://user:password@host:5432/db` stores in Postgres;
-  `sqlite:///path/to/usage.db` (or unset) stores in a SQLite file, by default
+  `sqlite:///abs/path/usage.db` (or unset) stores in a SQLite file, by default
   `$XDG_DATA_HOME/crossway/usage.db` (`~/.local/share/crossway/usage.db`; on macOS
   `~/Library/Application Support/crossway/usage.db`; on Windows
   `%LOCALAPPDATA%\\crossway\\usage.db`).
@@ -49,8 +49,12 @@ def store_for_url(url: str | None, env: Mapping[str, str]) -> UsageStore:
         return PostgresStore(url)
     if scheme == "sqlite":
         from crossway.observability.store.sqlite import SQLiteStore
-        path = url.split(":", 1)[1].removeprefix("//")
-        if not path or path == "/":
+        # sqlite:///abs/path (and sqlite:////abs/path) name an absolute file; sqlite:rel.db
+        # a file relative to the working directory.
+        path = url.split(":", 1)[1]
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        if not path.strip("/"):
             raise ConfigError("CROSSWAY_DATABASE_URL sqlite:// needs a file path, "
                               "e.g. sqlite:///var/lib/crossway/usage.db")
         return SQLiteStore(path)

@@ -39,6 +39,8 @@ AGGREGATES = (
     f"COALESCE(SUM(CASE WHEN cost_usd IS NULL AND {_TOKENS} > 0 THEN 1 ELSE 0 END), 0)",
 )
 N_AGGREGATES = len(AGGREGATES)
+# 1-based position of the cost sum in "SELECT key, <AGGREGATES>".
+_COST_COLUMN = 2 + AGGREGATES.index("COALESCE(SUM(cost_usd), 0)")
 
 # Dimension expressions common to both databases; day/hour are per-database.
 COMMON_DIMENSIONS: dict[str, str] = {
@@ -89,7 +91,7 @@ def group_order(dim: GroupBy) -> str:
     # Time buckets read oldest first; everything else busiest first (dearest, then most used).
     if dim in TIME_DIMENSIONS:
         return "ORDER BY 1"
-    return f"ORDER BY {N_AGGREGATES + 1} DESC, 2 DESC, 1"
+    return f"ORDER BY {_COST_COLUMN} DESC, 2 DESC, 1"
 
 
 def cost_windows_sql(ph: Placeholder, n_windows: int, has_until: bool) -> str:
