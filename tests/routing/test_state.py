@@ -231,3 +231,68 @@ def test_redis_down_from_the_start_falls_back(
         assert "hunter2" not in logs[0].getMessage()
 
     asyncio.run(run())
+
+
+def test_concurrent_requests_during_recovery_log_it_once(
+        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="crossway.routing.state")
+
+    async def run() -> None:
+        state = RedisState.from_url(redis_server.url, retry_interval=0.05)
+        try:
+            redis_server.stop()
+            await state.set_cooldown("k", Cooldown(time.time() + 600, "429"))
+            redis_server.start()
+            await asyncio.sleep(0.06)
+            results = await asyncio.gather(*(state.cooldowns() for _ in range(50)))
+            assert all(set(r) == {"k"} for r in results)
+            assert state.available
+        finally:
+            await state.close()
+        assert len(_outage_logs(caplog, "reachable again")) == 1
+
+    asyncio.run(run())
+
+
+_OTHER_PROCESS = """
+import asyncio, sys
+from crossway.config.settings import KeySpec
+from crossway.routing.keypool import KeyPool
+from crossway.routing.state import RedisState
+
+class Key:
+    def __init__(self, name, source):
+        self.name, self.key = name, KeySpec("sk-x", source)
+
+async def main():
+    state = RedisState.from_url(sys.argv[1])
+    pool = KeyPool("opencode-go", [Key("opencode-go.1", "K1"), Key("opencode-go.2", "K2")],
+                   state)
+    await pool.rate_limited(pool.members[0], retry_after="3600", window="5 hour",
+                            error_class="GoUsageLimitError")
+    await state.close()
+    print("ok", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_cooldown_set_by_another_process_is_honoured(redis_server: RedisServer) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _OTHER_PROCESS, redis_server.url],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+    async def run() -> None:
+        state = RedisState.from_url(redis_server.url)
+        try:
+            seen = await state.cooldowns()
+            assert set(seen) == {"opencode-go.1"}
+            assert seen["opencode-go.1"].reason == "GoUsageLimitError: 5 hour"
+            assert 3500 < seen["opencode-go.1"].until - time.time() <= 3600
+        finally:
+            await state.close()
+
+    asyncio.run(run())

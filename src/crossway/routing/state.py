@@ -262,6 +262,7 @@ class RedisState(State):
         self.local = MemoryState(clock)
         self.available = True
         self._retry_at = 0.0
+        self._recovering = False
         self._dirty_fields: set[tuple[str, str]] = set()
         self._dirty_keys: dict[str, float] = {}  # expiring key -> ttl at the time of writing
         self._outage = _outage_errors()
@@ -270,8 +271,8 @@ class RedisState(State):
     def from_url(cls, url: str, *, clock: Clock = time.time,
                  retry_interval: float = 1.0, timeout: float = 0.5) -> RedisState:
         from redis.asyncio import Redis
-        from redis.backoff import NoBackoff
         from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
         # No client-side retries: an outage must fall back to memory at once, not after
         # the client's own backoff (seconds) on every call.
@@ -285,7 +286,8 @@ class RedisState(State):
 
     async def _shared(self, remote: Callable[[], Awaitable[T]], fallback: Callable[[], T]) -> T:
         if not self.available and (
-                self.clock() < self._retry_at or not await self._recover()):
+                self._recovering or self.clock() < self._retry_at
+                or not await self._recover()):
             return fallback()
         try:
             return await remote()
@@ -305,12 +307,15 @@ class RedisState(State):
     async def _recover(self) -> bool:
         """Catch Redis up before using it again (a read first would overwrite the mirror
         with a Redis that may have come back empty)."""
+        self._recovering = True  # concurrent requests keep using memory meanwhile
         try:
             copied = await self._replay()
         except self._outage as exc:
             self._retry_at = self.clock() + self.retry_interval
             log.debug("shared state: Redis at %s still unreachable: %s", self.where, exc)
             return False
+        finally:
+            self._recovering = False
         self.available = True
         log.warning("shared state: Redis at %s is reachable again; %d entries written "
                     "meanwhile copied to it", self.where, copied)
