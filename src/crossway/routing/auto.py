@@ -169,49 +169,56 @@ class AutoDecision:
     sticky: bool = False  # models[0] is the conversation's previous model
 
 
-def estimate_tokens(request: ir.Request) -> int:
+def _walk(request: ir.Request) -> tuple[int, int, bool]:
+    """One pass over the conversation: (characters, images, has tool results)."""
     chars = sum(len(t.text) for t in request.system)
     images = 0
+    tool_results = False
     for message in request.messages:
         for part in message.content:
-            if isinstance(part, ir.Text | ir.Thinking):
+            if isinstance(part, ir.Text):
                 chars += len(part.text)
-            elif isinstance(part, ir.ToolCall):
-                chars += len(part.name) + len(part.arguments)
             elif isinstance(part, ir.ToolResult):
+                tool_results = True
                 for inner in part.content:
                     if isinstance(inner, ir.Text):
                         chars += len(inner.text)
                     else:
                         images += 1
+            elif isinstance(part, ir.ToolCall):
+                chars += len(part.name) + len(part.arguments)
+            elif isinstance(part, ir.Thinking):
+                chars += len(part.text)
             elif isinstance(part, ir.Image):
                 images += 1
             elif isinstance(part, ir.RedactedThinking):
                 chars += len(part.data)
     for tool in request.tools:
         chars += len(tool.name) + len(tool.description or "") + len(orjson.dumps(tool.parameters))
+    return chars, images, tool_results
+
+
+def _tokens(request: ir.Request, chars: int, images: int) -> int:
     return (int(chars / CHARS_PER_TOKEN) + images * TOKENS_PER_IMAGE
             + TOKENS_PER_MESSAGE * len(request.messages))
 
 
+def estimate_tokens(request: ir.Request) -> int:
+    chars, images, _ = _walk(request)
+    return _tokens(request, chars, images)
+
+
 def read_signals(request: ir.Request) -> Signals:
-    tool_results = images = False
-    for message in request.messages:
-        for part in message.content:
-            if isinstance(part, ir.ToolResult):
-                tool_results = True
-                images = images or any(isinstance(p, ir.Image) for p in part.content)
-            elif isinstance(part, ir.Image):
-                images = True
+    chars, images, tool_results = _walk(request)
     text = _last_user_text(request)
     return Signals(
         tools=bool(request.tools),
         tool_results=tool_results,
-        images=images,
+        images=images > 0,
         reasoning_asked=_reasoning_asked(request.thinking),
         reasoning_words=bool(_REASONING.search(text)),
         code=_looks_like_code(text),
-        tokens=estimate_tokens(request),
+        tokens=_tokens(request, chars, images),
     )
 
 
