@@ -292,3 +292,8 @@ def test_two_replicas_honour_each_others_cooldowns(redis_server: RedisServer) ->
             await sb.close()
 
     asyncio.run(run())
+
+
+def test_a_pool_needs_keys() -> None:
+    with pytest.raises(ValueError, match="backend opencode-go: a key pool needs at least one"):
+        KeyPool("opencode-go", [], MemoryState())

@@ -296,3 +296,50 @@ def test_a_cooldown_set_by_another_process_is_honoured(redis_server: RedisServer
             await state.close()
 
     asyncio.run(run())
+
+
+def test_long_expired_cooldowns_are_pruned_from_redis(redis_server: RedisServer) -> None:
+    clock = FakeClock(time.time())
+
+    async def run() -> None:
+        state = RedisState.from_url(redis_server.url, clock=clock)
+        try:
+            await state.set_cooldown("old", Cooldown(clock.now + 10, "429"))
+            await state.set_cooldown("new", Cooldown(clock.now + 7200, "5 hour"))
+            clock.now += 20
+            assert set(await state.cooldowns()) == {"new"}
+            assert set(await state.client.hgetall("crossway:cooldowns")) == {"old", "new"}
+            clock.now += 3600
+            assert set(await state.cooldowns()) == {"new"}
+            assert set(await state.client.hgetall("crossway:cooldowns")) == {"new"}
+        finally:
+            await state.close()
+
+    asyncio.run(run())
+
+
+def test_refresh_forever_survives_a_failing_part(caplog: pytest.LogCaptureFixture) -> None:
+    from crossway.routing.state import refresh_forever
+
+    class Part:
+        def __init__(self, fail: bool) -> None:
+            self.calls = 0
+            self.fail = fail
+
+        async def refresh(self) -> None:
+            self.calls += 1
+            if self.fail and self.calls == 1:
+                raise RuntimeError("boom")
+
+    async def run() -> tuple[Part, Part]:
+        bad, good = Part(True), Part(False)
+        task = asyncio.create_task(refresh_forever([bad, good], interval=0.01))
+        await asyncio.sleep(0.08)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return bad, good
+
+    bad, good = asyncio.run(run())
+    assert bad.calls >= 3 and good.calls >= 3
+    assert "refreshing Part failed" in caplog.text

@@ -166,6 +166,8 @@ class _Sticky:
 class KeyPool(Generic[M]):
     def __init__(self, backend: str, members: Sequence[M], state: State,
                  clock: Clock = time.time) -> None:
+        if not members:
+            raise ValueError(f"backend {backend}: a key pool needs at least one key")
         self.backend = backend
         self.members = tuple(members)
         self.state = state
