@@ -16,6 +16,11 @@ Order of checks on POST chat/completions | messages | responses:
     matches, so a reply can wait for the request that offers tools) -> Reply.delay ->
     Reply.error or the answer.
 
+/responses (opencode_responses.py) enforces OpenAI's Responses rules: item shapes, tool
+outputs paired with their calls, encrypted reasoning accepted only if this server minted it
+(it answers reasoning with `encrypted_content` when `include` asks for it), calls of tools
+the request declares custom answered as custom_tool_call items.
+
 Deliberately independent of crossway: never import it here.
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import threading
 import time
 from collections import deque
@@ -34,12 +40,20 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.fakes.opencode_responses import (
+    ENCRYPTED_PREFIX,
+    check_responses,
+    custom_input,
+    custom_tool_names,
+    responses_object,
+    responses_stream,
+    wants_encrypted,
+)
 from tests.fakes.opencode_rules import (
     Bad,
     Reject,
     check_chat,
     check_messages,
-    check_responses,
     echo_text,
 )
 from tests.fakes.opencode_wire import (
@@ -54,8 +68,6 @@ from tests.fakes.opencode_wire import (
     messages_message,
     messages_stream,
     resolve_turn,
-    responses_object,
-    responses_stream,
 )
 
 __all__ = [
@@ -84,7 +96,7 @@ CATALOG: dict[str, dict[str, tuple[str, ...]]] = {
             "mimo-v2.5-pro",
         ),
         "messages": ("minimax-m2.7", "minimax-m2.5", "qwen3.7-max"),
-        "responses": ("grok-4.5", "gpt-5.6-luna"),
+        "responses": ("grok-4.5", "gpt-5.6-luna", "muse-spark-1.2-contributor"),
     },
     "zen": {
         "chat/completions": (
@@ -141,6 +153,7 @@ class _State:
     session_ids: list[str] = field(default_factory=list)
     signatures: dict[str, str] = field(default_factory=dict)  # minted signature -> thinking
     sig_counter: int = 0
+    encrypted: dict[str, str] = field(default_factory=dict)  # minted encrypted_content -> text
 
 
 class FakeOpenCode:
@@ -380,7 +393,9 @@ class FakeOpenCode:
                 sigs = dict(self._state.signatures) if model.startswith("claude-") else None
             check_messages(body, model, bad, sigs)
         else:
-            check_responses(body, bad)
+            with self._lock:
+                minted = dict(self._state.encrypted)
+            check_responses(body, bad, minted)
         return body, model
 
     def _next_reply(self, body: dict[str, Any]) -> Reply:
@@ -399,6 +414,25 @@ class FakeOpenCode:
             sig = f"fake-sig-{self._state.sig_counter}"
             self._state.signatures[sig] = thinking
         return sig
+
+    def _mint_encrypted(self, reasoning: str) -> str:
+        """Opaque reasoning state only this server recognises (it is all a real upstream's is)."""
+        with self._lock:
+            self._state.sig_counter += 1
+            value = f"{ENCRYPTED_PREFIX}{self._state.sig_counter}-{secrets.token_hex(16)}"
+            self._state.encrypted[value] = reasoning
+        return value
+
+    def _responses_turn(self, turn: Turn, body: dict[str, Any]) -> None:
+        """Calls of tools the request declares custom are custom_tool_calls; reasoning state is
+        returned (encrypted) when the request asks for it, as OpenAI does."""
+        custom = custom_tool_names(body)
+        for tool in turn.tools:
+            if tool.name in custom:
+                tool.custom = True
+                tool.arguments = custom_input(tool.arguments)
+        if turn.reasoning and wants_encrypted(body):
+            turn.encrypted = self._mint_encrypted(turn.reasoning)
 
     async def _completion(
         self, request: web.Request, rec: Recorded, route: str
@@ -425,6 +459,8 @@ class FakeOpenCode:
             request_body=body,
             signature=signature,
         )
+        if kind == "responses":
+            self._responses_turn(turn, body)
         if body.get("stream") is not True:
             return self._answer(rec, web.json_response(_non_stream(turn)))
         plan = _stream_plan(turn, body)

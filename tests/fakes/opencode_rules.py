@@ -2,6 +2,7 @@
 
 Every rule raises `Reject` with the status / Zen error class / message the real service answers.
 Body rules are provider errors: their message carries Zen's "Error from provider (...): " prefix.
+The /responses rules live in opencode_responses.py.
 """
 
 from __future__ import annotations
@@ -461,47 +462,6 @@ def _check_anthropic_tools(body: JSON, model: str, bad: Bad) -> None:
             raise bad("tool_choice.tool.name: Field required")
 
 
-# ----------------------------------------------------------------------------- responses
-
-
-def check_responses(body: JSON, bad: Bad) -> None:
-    if body.get("previous_response_id") is not None:
-        raise bad(f"Previous response with id '{body['previous_response_id']}' not found.")
-    if "input" not in body:
-        raise bad("Missing required parameter: 'input'.")
-    inp = body["input"]
-    if isinstance(inp, str):
-        return
-    if not isinstance(inp, list):
-        raise bad("Invalid type for 'input': expected a string or an array.")
-    call_ids: set[str] = set()
-    for i, item in enumerate(inp):
-        if not isinstance(item, dict):
-            raise bad(f"Invalid type for 'input[{i}]': expected an object.")
-        itype = item.get("type", "message" if "role" in item else None)
-        if itype == "function_call":
-            if not isinstance(item.get("call_id"), str) or not isinstance(item.get("name"), str):
-                raise bad(f"Missing required parameter: 'input[{i}].call_id'.")
-            if not isinstance(item.get("arguments"), str):
-                raise bad(f"Invalid type for 'input[{i}].arguments': expected a string.")
-            call_ids.add(item["call_id"])
-        elif itype == "function_call_output":
-            if item.get("call_id") not in call_ids:
-                cid = item.get("call_id")
-                raise bad(f"No tool call found for function call output with call_id {cid}.")
-        elif itype == "message":
-            if item.get("role") not in ("user", "assistant", "system", "developer"):
-                raise bad(f"Invalid value for 'input[{i}].role'.")
-        elif itype not in ("reasoning", "custom_tool_call", "custom_tool_call_output"):
-            raise bad(f"Invalid value: '{itype}'. (param: input[{i}].type)")
-    tools = body.get("tools")
-    if isinstance(tools, list):
-        for k, tool in enumerate(tools):
-            is_function = isinstance(tool, dict) and tool.get("type") == "function"
-            if is_function and not isinstance(tool.get("name"), str):
-                raise bad(f"Missing required parameter: 'tools[{k}].name'.")
-
-
 # ------------------------------------------------------------------------- default echo
 
 
@@ -534,7 +494,7 @@ def echo_text(route: str, body: JSON) -> str:
     inp = body["input"]
     if isinstance(inp, str):
         return "echo: " + inp
-    if inp and inp[-1].get("type") == "function_call_output":
+    if inp and inp[-1].get("type") in ("function_call_output", "custom_tool_call_output"):
         out = inp[-1].get("output")
         return "tool said: " + (out if isinstance(out, str) else _responses_text(out))
     for item in reversed(inp):

@@ -1,7 +1,8 @@
 """Reply model and wire encoders of the fake OpenCode Zen/Go upstream.
 
 Independent of crossway on purpose: these encoders are a second implementation of the
-upstream wire formats (spec B0/B3/B9 and A8), so a shared bug cannot hide itself.
+upstream wire formats (spec B0/B3/B9 and A8), so a shared bug cannot hide itself. The
+/responses wire lives in opencode_responses.py.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class Reply:
 class ToolOut:
     id: str
     name: str
-    arguments: str  # JSON text, as sent on the wire
+    arguments: str  # JSON text, as sent on the wire (a custom tool's raw input on /responses)
+    custom: bool = False  # /responses: a call of a custom (free-form) tool
 
     def input_obj(self) -> Any:
         try:
@@ -126,6 +128,7 @@ class Turn:
     completion: int
     chunks: int
     signature: str = ""
+    encrypted: str = ""  # /responses: the reasoning's encrypted_content, when asked for
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -404,124 +407,3 @@ def messages_stream(turn: Turn) -> StreamPlan:
     frames.append(_event("ping", {"type": "ping", "cost": FAKE_COST}))  # Zen's cost frame (A8)
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     return StreamPlan(frames, cut, _event("error", error))
-
-
-# ---------------------------------------------------------------------------- responses
-
-
-def _responses_items(turn: Turn) -> list[JSON]:
-    items: list[JSON] = []
-    if turn.reasoning:
-        summary = [{"type": "summary_text", "text": turn.reasoning}]
-        items.append({"type": "reasoning", "id": "rs_" + hex_id(), "summary": summary})
-    if turn.text:
-        part = {"type": "output_text", "text": turn.text, "annotations": []}
-        items.append(
-            {
-                "type": "message",
-                "id": "msg_" + hex_id(),
-                "status": "completed",
-                "role": "assistant",
-                "content": [part],
-            }
-        )
-    for t in turn.tools:
-        items.append(
-            {
-                "type": "function_call",
-                "id": "fc_" + hex_id(),
-                "call_id": t.id,
-                "name": t.name,
-                "arguments": t.arguments,
-                "status": "completed",
-            }
-        )
-    return items
-
-
-def responses_object(turn: Turn, output: list[JSON] | None = None, final: bool = True) -> JSON:
-    incomplete = turn.finish == "length"
-    status = ("incomplete" if incomplete else "completed") if final else "in_progress"
-    obj: JSON = {
-        "id": turn.id,
-        "object": "response",
-        "created_at": turn.created,
-        "status": status,
-        "incomplete_details": {"reason": "max_output_tokens"} if final and incomplete else None,
-        "model": turn.model,
-        "output": _responses_items(turn) if output is None else output,
-        "usage": None,
-    }
-    if final:
-        obj["usage"] = {
-            "input_tokens": turn.prompt_total,
-            "input_tokens_details": {"cached_tokens": turn.cached},
-            "output_tokens": turn.completion,
-            "output_tokens_details": {"reasoning_tokens": max(0, len(turn.reasoning) // 4)},
-            "total_tokens": turn.prompt_total + turn.completion,
-        }
-    return obj
-
-
-def responses_stream(turn: Turn) -> StreamPlan:
-    frames: list[bytes] = []
-    seq = 0
-    cut = 0
-
-    def emit(kind: str, body: JSON, content: bool = False) -> None:
-        nonlocal seq, cut
-        frames.append(_event(kind, {"type": kind, **body, "sequence_number": seq}))
-        seq += 1
-        if content and not cut:
-            cut = len(frames)
-
-    emit("response.created", {"response": responses_object(turn, [], final=False)})
-    emit("response.in_progress", {"response": responses_object(turn, [], final=False)})
-    items = _responses_items(turn)
-    for out_idx, item in enumerate(items):
-        iid = item["id"]
-        where = {"item_id": iid, "output_index": out_idx}
-        if item["type"] == "reasoning":
-            emit(
-                "response.output_item.added",
-                {"output_index": out_idx, "item": {**item, "summary": []}},
-            )
-            empty = {"type": "summary_text", "text": ""}
-            emit(
-                "response.reasoning_summary_part.added",
-                {**where, "summary_index": 0, "part": empty},
-            )
-            for p in split_text(turn.reasoning, turn.chunks):
-                body = {**where, "summary_index": 0, "delta": p}
-                emit("response.reasoning_summary_text.delta", body, content=True)
-            done = {**where, "summary_index": 0}
-            emit("response.reasoning_summary_text.done", {**done, "text": turn.reasoning})
-            emit("response.reasoning_summary_part.done", {**done, "part": item["summary"][0]})
-        elif item["type"] == "message":
-            pending = {**item, "status": "in_progress", "content": []}
-            emit("response.output_item.added", {"output_index": out_idx, "item": pending})
-            part = {"type": "output_text", "text": "", "annotations": []}
-            emit("response.content_part.added", {**where, "content_index": 0, "part": part})
-            for p in split_text(turn.text, turn.chunks):
-                body = {**where, "content_index": 0, "delta": p}
-                emit("response.output_text.delta", body, content=True)
-            emit("response.output_text.done", {**where, "content_index": 0, "text": turn.text})
-            emit(
-                "response.content_part.done",
-                {**where, "content_index": 0, "part": item["content"][0]},
-            )
-        else:
-            pending = {**item, "arguments": "", "status": "in_progress"}
-            emit("response.output_item.added", {"output_index": out_idx, "item": pending})
-            for frag in split_args(item["arguments"], turn.chunks):
-                emit(
-                    "response.function_call_arguments.delta", {**where, "delta": frag}, content=True
-                )
-            emit("response.function_call_arguments.done", {**where, "arguments": item["arguments"]})
-        emit("response.output_item.done", {"output_index": out_idx, "item": item})
-    cut = cut or len(frames)
-    terminal = "response.incomplete" if turn.finish == "length" else "response.completed"
-    emit(terminal, {"response": responses_object(turn, items)})
-    frames.append(_event("ping", {"type": "ping", "cost": FAKE_COST}))
-    error = {"type": "error", "code": "server_error", "message": ERROR_FRAME_MESSAGE, "param": None}
-    return StreamPlan(frames, cut, _event("error", {**error, "sequence_number": seq}))

@@ -86,6 +86,7 @@ def _encode_assistant(
     content: list[ir.Part], custom: set[str], custom_calls: set[str], items: list[dict[str, Any]]
 ) -> None:
     text: list[str] = []
+    start = len(items)
 
     def flush() -> None:
         if text:
@@ -114,6 +115,10 @@ def _encode_assistant(
             items.append({"type": "function_call", "call_id": p.id, "name": p.name,
                           "arguments": p.arguments or "{}"})
     flush()
+    # A reasoning item must be followed by the output it led to; OpenAI rejects one without
+    # ("... was provided without its required following item").
+    while len(items) > start and items[-1]["type"] == "reasoning":
+        items.pop()
 
 
 def _reasoning_item(thinking: ir.Thinking) -> dict[str, Any]:
