@@ -68,6 +68,14 @@ class RedisServer:
         self.proc = None
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The first test needing Redis may install it (apt-get update + install): allow for
+    # that beyond the suite's per-test timeout.
+    for item in items:
+        if "redis_binary" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(660))
+
+
 @pytest.fixture(scope="session")
 def redis_binary() -> str:
     result = subprocess.run([str(ROOT / "scripts" / "ensure-redis")], capture_output=True,
