@@ -276,7 +276,7 @@ def test_scripted_errors_blocks_and_unexpected_calls(fake: FakeGemini) -> None:
 
 
 def _stream(fake: FakeGemini, body: dict[str, Any], model: str) -> list[ir.StreamEvent]:
-    resp = call(fake, f"/models/{model}:streamGenerateContent", body, query="alt=sse")
+    resp = call(fake, G.request_path(model, True), body)
     assert resp.status == 200, resp.raw
     parser, dec = SSEParser(), G.StreamDecoder()
     events = [e for ev in parser.feed(resp.raw) for e in dec.feed(ev)]
@@ -298,7 +298,7 @@ def test_codec_agent_loop_through_the_fake(fake: FakeGemini) -> None:
     steps = 0
     for _ in range(3):
         steps += 1
-        resp = gen(fake, G.encode_request(request, PRO3, caps), model=PRO3)
+        resp = call(fake, G.request_path(PRO3, False), G.encode_request(request, PRO3, caps))
         assert resp.status == 200, resp.raw
         answer = G.decode_response(resp.json())
         request.messages.append(ir.Message("assistant", list(answer.content)))
@@ -337,6 +337,12 @@ def test_codec_reports_cut_streams_and_safety(fake: FakeGemini) -> None:
     assert isinstance(cut, ir.StreamError) and "before a finishReason" in cut.message
     blocked = _stream(fake, body, FLASH)[-1]
     assert isinstance(blocked, ir.StreamError) and "safety filters" in blocked.message
+
+
+def test_codec_reads_the_model_listing(fake: FakeGemini) -> None:
+    ids = G.model_ids(call(fake, "/models").json())
+    assert ids == ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-preview",
+                   "gemini-3-flash-preview"]
 
 
 def test_codec_maps_the_fakes_errors(fake: FakeGemini) -> None:

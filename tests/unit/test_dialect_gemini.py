@@ -806,3 +806,56 @@ def test_anthropic_client_round_trip_keeps_gemini_signature() -> None:
     claude = A.encode_request(A.decode_request(replay), "claude-sonnet-4-6",
                               Capabilities(anthropic_native=True))
     assert all(b["type"] != "thinking" for b in claude["messages"][1]["content"])
+
+
+def test_gemini_stream_to_claude_code_and_back() -> None:
+    """Streamed to an Anthropic client, the signature lands in a thinking block that the
+    client replays; crossway puts it back on the same functionCall."""
+    raw = sse(
+        chunk({"text": "Listing first.", "thought": True}),
+        chunk({"functionCall": {"name": "Bash", "args": {"command": "ls"}},
+               "thoughtSignature": "U3RyZWFtU2ln"}, finish="STOP",
+              usage={"promptTokenCount": 9, "candidatesTokenCount": 3}),
+    )
+    encoder = A.StreamEncoder("gemini-3-pro-preview")
+    wire_out = b"".join(encoder.encode(e) for e in run_stream(raw))
+    blocks: list[dict[str, Any]] = []
+    for ev in SSEParser().feed(wire_out):
+        data = orjson.loads(ev.data)
+        if data["type"] == "content_block_start":
+            blocks.append(dict(data["content_block"]))
+        elif data["type"] == "content_block_delta":
+            delta, block = data["delta"], blocks[-1]
+            if delta["type"] == "thinking_delta":
+                block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                block["signature"] = delta["signature"]
+            elif delta["type"] == "input_json_delta":
+                block["partial"] = block.get("partial", "") + delta["partial_json"]
+    thinking, tool_use = blocks
+    assert thinking == {"type": "thinking", "thinking": "Listing first.",
+                        "signature": gsig("f", "U3RyZWFtU2ln")}
+    tool_use["input"] = orjson.loads(tool_use.pop("partial"))
+    replay = {"model": "gemini-3-pro-preview", "max_tokens": 100, "messages": [
+        {"role": "user", "content": "list"},
+        {"role": "assistant", "content": [thinking, tool_use]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use["id"],
+                                      "content": "a.txt"}]},
+    ]}
+    contents = G.encode_request(A.decode_request(replay), PRO3, CAPS)["contents"]
+    assert contents[1]["parts"][1] == {"functionCall": {"name": "Bash",
+                                                        "args": {"command": "ls"}},
+                                       "thoughtSignature": "U3RyZWFtU2ln"}
+
+
+def test_request_paths_and_model_listing() -> None:
+    assert G.request_path("gemini-2.5-flash", False) == "/models/gemini-2.5-flash:generateContent"
+    assert G.request_path("models/gemini-3-pro-preview", True) == \
+        "/models/gemini-3-pro-preview:streamGenerateContent?alt=sse"
+    listing = {"models": [
+        {"name": "models/gemini-2.5-flash", "supportedGenerationMethods": ["generateContent"]},
+        {"name": "models/text-embedding-004", "supportedGenerationMethods": ["embedContent"]},
+        {"name": "models/gemini-x"}, {"displayName": "nameless"}, "junk"],
+        "nextPageToken": "x"}
+    assert G.model_ids(listing) == ["gemini-2.5-flash", "gemini-x"]
+    assert G.model_ids([]) == []

@@ -141,6 +141,32 @@ def usage_from_wire(meta: object) -> ir.Usage:
     )
 
 
+# ---------------------------------------------------------------- URLs
+
+
+def request_path(model: str, stream: bool) -> str:
+    """The path after the base URL (AI Studio `.../v1beta`, Vertex `.../publishers/google`):
+    Gemini takes the model and the method in the URL, not in the body."""
+    model = model.removeprefix("models/")  # ids as ListModels names them
+    if stream:
+        return f"/models/{model}:streamGenerateContent?alt=sse"
+    return f"/models/{model}:generateContent"
+
+
+def model_ids(listing: object) -> list[str]:
+    """Model ids from a `GET /models` page that can generate content."""
+    models = listing.get("models") if isinstance(listing, dict) else None
+    out: list[str] = []
+    for m in models if isinstance(models, list) else []:
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str):
+            continue
+        methods = m.get("supportedGenerationMethods")
+        if isinstance(methods, list) and "generateContent" not in methods:
+            continue  # embedding and other models
+        out.append(m["name"].removeprefix("models/"))
+    return out
+
+
 # ---------------------------------------------------------------- ids
 
 
