@@ -14,6 +14,7 @@ import pytest
 from crossway import ir
 from crossway.dialects import Capabilities
 from crossway.dialects import gemini as G
+from crossway.dialects import openai_chat as OC
 from crossway.dialects.sse import SSEParser
 from tests.fakes.gemini import (
     ALTERNATE,
@@ -353,3 +354,30 @@ def test_codec_maps_the_fakes_errors(fake: FakeGemini) -> None:
                                                   "later.")))
     busy = gen(fake, HI)
     assert G.map_error(G.parse_error(busy.status, busy.raw)).status == 529
+
+
+def test_openai_chat_client_loop_through_the_fake(fake: FakeGemini) -> None:
+    """An OpenAI-chat client cannot carry signatures: the next Gemini 3 request still passes
+    (Google's skip value on the unsigned current-turn call), never a forged signature."""
+    chat: dict[str, Any] = {
+        "model": PRO3, "messages": [{"role": "user", "content": "where am I?"}],
+        "tools": [{"type": "function", "function": {"name": "bash", "parameters": {
+            "type": "object", "properties": {"cmd": {"type": "string"}},
+            "required": ["cmd"], "additionalProperties": False}}}],
+    }
+    fake.script(Reply(calls=[Call("bash", {"cmd": "pwd"})]), Reply(text="In /home."))
+    body = G.encode_request(OC.decode_request(chat), PRO3, Capabilities())
+    first = OC.encode_response(G.decode_response(
+        call(fake, G.request_path(PRO3, False), body).json()), PRO3)
+    message = first["choices"][0]["message"]
+    assert first["choices"][0]["finish_reason"] == "tool_calls"
+    tool_call = message["tool_calls"][0]
+    chat["messages"] += [message, {"role": "tool", "tool_call_id": tool_call["id"],
+                                   "content": "/home"}]
+    body = G.encode_request(OC.decode_request(chat), PRO3, Capabilities())
+    sent_call = body["contents"][1]["parts"][0]
+    assert sent_call["thoughtSignature"] == G.SKIP_SIGNATURE
+    second = call(fake, G.request_path(PRO3, False), body)
+    assert second.status == 200, second.raw
+    answer = OC.encode_response(G.decode_response(second.json()), PRO3)
+    assert answer["choices"][0]["message"]["content"] == "In /home."
