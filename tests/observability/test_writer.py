@@ -94,20 +94,20 @@ def test_a_slow_store_never_delays_put_or_the_loop(tmp_path: Path) -> None:
     path = tmp_path / "usage.db"
     asyncio.run(_init(path))
 
-    async def go() -> tuple[float, float, UsageWriter]:
+    async def go() -> tuple[list[float], float, UsageWriter]:
         writer = UsageWriter(SQLiteStore(path, busy_timeout_s=10.0), flush_interval=0.05,
                              batch_size=50)
         await writer.start()
         locker = sqlite3.connect(path, isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
         lag = 0.0
-        slowest_put = 0.0
+        puts: list[float] = []
         release_at = time.monotonic() + 1.5
         while time.monotonic() < release_at:
             for _ in range(20):
                 t = time.perf_counter()
                 writer.put(make_row())
-                slowest_put = max(slowest_put, time.perf_counter() - t)
+                puts.append(time.perf_counter() - t)
             before = time.monotonic()
             await asyncio.sleep(0.01)
             lag = max(lag, time.monotonic() - before - 0.01)
@@ -116,10 +116,14 @@ def test_a_slow_store_never_delays_put_or_the_loop(tmp_path: Path) -> None:
         locker.close()
         await writer.flush()
         await writer.close()
-        return slowest_put, lag, writer
-    slowest_put, lag, writer = asyncio.run(go())
-    assert slowest_put < 0.005
-    assert lag < 0.1
+        return puts, lag, writer
+    puts, lag, writer = asyncio.run(go())
+    # Had put() or the loop waited for the store, they would have waited for the lock (1.5 s).
+    # The bounds leave room for a shared, loaded machine descheduling the process.
+    puts.sort()
+    assert puts[-1] < 0.5
+    assert puts[int(len(puts) * 0.99)] < 0.002
+    assert lag < 0.5
     assert writer.counters.rows_dropped == 0
     assert writer.counters.rows_written == _count_rows(path) > 500
 
@@ -245,6 +249,17 @@ def test_full_queue_drops_newest_rows_and_logs_once(tmp_path: Path,
     assert writer.counters.rows_written == 10 == _count_rows(path)
     assert len(_messages(caplog, logging.ERROR, "not keeping up")) == 1
     assert len(_messages(caplog, logging.WARNING, "caught up")) == 1
+
+
+def test_closing_an_unstarted_writer_counts_its_rows_as_dropped(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="crossway.usage")
+    writer = UsageWriter(SQLiteStore(tmp_path / "usage.db"))
+    writer.put(make_row())
+    writer.put(make_row())
+    asyncio.run(writer.close())
+    assert writer.counters.rows_dropped == 2
+    assert _messages(caplog, logging.ERROR, "2 rows dropped: the writer was closed without")
 
 
 def test_retention_prunes_old_rows_in_the_background(tmp_path: Path) -> None:

@@ -188,7 +188,8 @@ class QuotaMeter:
     def report_limit(self, instance: str, limit_name: str | None,
                      retry_after: str | float | None) -> ReportedLimit:
         """Record that the upstream answered GoUsageLimitError for this key. Call it with
-        the body's `metadata.limitName` and the `retry-after` header (either may be None)."""
+        the body's `metadata.limitName` (crossway.routing.keypool.limit_name reads it) and
+        the `retry-after` header; either may be None."""
         now = self._clock()
         window = window_for(limit_name)
         wait = retry_after_seconds(retry_after, now)
@@ -216,10 +217,9 @@ class QuotaMeter:
             starts = [now - w.seconds for w in WINDOWS]
             sums = await self.store.cost_windows(GO_BACKEND_TYPE, starts)
         names = sorted({*self.instances, *sums, *self._reports})
-        return [self._key_quota(name, sums.get(name), now) for name in names]
+        return [self._key_quota(name, sums.get(name)) for name in names]
 
-    def _key_quota(self, instance: str, sums: list[CostSum] | None,
-                   now: float) -> KeyQuota:
+    def _key_quota(self, instance: str, sums: list[CostSum] | None) -> KeyQuota:
         reports = self.active_reports(instance)
         by_window = {r.window: r for r in reports if r.window}
         windows = []

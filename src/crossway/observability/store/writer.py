@@ -36,7 +36,7 @@ class WriterCounters:
 
 
 class UsageWriter:
-    def __init__(self, store: UsageStore, *, max_queue: int = 10_000, batch_size: int = 500,
+    def __init__(self, store: UsageStore, *, max_queue: int = 20_000, batch_size: int = 500,
                  flush_interval: float = 1.0, retention_days: float | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -110,6 +110,9 @@ class UsageWriter:
                     await task
                 self._drop(len(self._buffer), "the store did not finish before shutdown")
                 self._buffer.clear()
+        elif self._buffer:
+            self._drop(len(self._buffer), "the writer was closed without being started")
+            self._buffer.clear()
         await self.store.close()
 
     # --- background ---------------------------------------------------------------------
@@ -194,9 +197,10 @@ class UsageWriter:
         self._next_prune = now + PRUNE_INTERVAL_S
         try:
             deleted = await self.store.prune(self._retention_days, now)
-        except StoreError as exc:
+        except Exception as exc:  # the writer must outlive a failed prune; it retries hourly
             log.warning("usage store: pruning rows older than %g days failed: %s",
-                        self._retention_days, exc)
+                        self._retention_days, exc,
+                        exc_info=None if isinstance(exc, StoreError) else exc)
             return
         if deleted:
             log.info("usage store: pruned %d rows older than %g days", deleted,
