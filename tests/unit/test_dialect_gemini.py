@@ -667,7 +667,7 @@ def test_stream_safety_after_text_is_an_error_not_an_end() -> None:
 def test_stream_blocked_prompt() -> None:
     events = run_stream(sse({"promptFeedback": {"blockReason": "SAFETY"},
                              "usageMetadata": {"promptTokenCount": 3}}))
-    assert isinstance(events[0], ir.MessageStart)
+    assert events[0] == ir.MessageStart(usage=ir.Usage(input_tokens=3))  # known at start
     assert events[1] == ir.StreamError(events[1].message, "invalid_request_error", 400)  # type: ignore[union-attr]
     assert "blockReason SAFETY" in events[1].message  # type: ignore[union-attr]
 

@@ -50,15 +50,18 @@ class StreamDecoder:
         if isinstance(chunk.get("error"), dict):
             return self._fail([], wire.map_error(wire.parse_error(502, chunk)))
         out: list[ir.StreamEvent] = []
+        if "usageMetadata" in chunk:
+            self._usage = wire.usage_from_wire(chunk["usageMetadata"])
         if not self._started:
             self._started = True
+            # Every chunk carries the prompt's count: Anthropic clients show it from the start.
+            known = ir.Usage(self._usage.input_tokens, 0, self._usage.cache_read_tokens)
             out.append(ir.MessageStart(id=wire.str_field(chunk, "responseId"),
-                                       model=wire.str_field(chunk, "modelVersion")))
+                                       model=wire.str_field(chunk, "modelVersion"),
+                                       usage=known if "usageMetadata" in chunk else None))
         blocked = wire.prompt_blocked(chunk)
         if blocked is not None:
             return self._fail(out, blocked)
-        if "usageMetadata" in chunk:
-            self._usage = wire.usage_from_wire(chunk["usageMetadata"])
         candidates = chunk.get("candidates")
         candidate = candidates[0] if isinstance(candidates, list) and candidates else None
         if not isinstance(candidate, dict):
