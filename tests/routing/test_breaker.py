@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from crossway.failures import FailureKind
 from crossway.routing.breaker import Breaker, BreakerSettings, verdict
 from crossway.routing.state import MemoryState, RedisState
 from tests.routing.conftest import RedisServer
@@ -20,6 +21,8 @@ GO, GLM = "opencode-go", "glm-5.1"
     ("connect", None, "failure"),
     ("connect_timeout", None, "failure"),
     ("read_timeout", None, "failure"),
+    ("disconnected", 200, "failure"),
+    ("unsupported", None, "neutral"),
     ("protocol", 200, "failure"),
     ("upstream_status", 500, "failure"),
     ("upstream_status", 503, "failure"),
@@ -180,5 +183,28 @@ def test_replicas_share_open_breakers_and_one_probe(redis_server: RedisServer) -
         finally:
             await sa.close()
             await sb.close()
+
+    asyncio.run(run())
+
+
+def test_synchronous_hooks_follow_the_same_rules_and_write_behind() -> None:
+    clock = FakeClock()
+    state = MemoryState(clock)
+    b = Breaker(state, BreakerSettings(failures=2, cooldown=10), clock)
+
+    async def run() -> None:
+        b.observe(GO, GLM, "upstream_status", 500)
+        assert b.usable(GO, GLM)
+        b.observe(GO, GLM, FailureKind.READ_TIMEOUT)
+        assert not b.usable(GO, GLM)
+        await b.writer.flush()
+        assert await state.open_breakers() == {b.scope(GO, GLM): clock.now + 10}
+        clock.now += 10
+        assert b.usable(GO, GLM)  # the probe
+        assert not b.usable(GO, GLM)
+        b.observe(GO, GLM, None, 200)
+        assert b.usable(GO, GLM)
+        await b.writer.flush()
+        assert await state.open_breakers() == {}
 
     asyncio.run(run())

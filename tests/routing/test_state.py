@@ -343,3 +343,30 @@ def test_refresh_forever_survives_a_failing_part(caplog: pytest.LogCaptureFixtur
     bad, good = asyncio.run(run())
     assert bad.calls >= 3 and good.calls >= 3
     assert "refreshing Part failed" in caplog.text
+
+
+def test_write_behind_runs_in_order_and_logs_failures(caplog: pytest.LogCaptureFixture) -> None:
+    from crossway.routing.state import WriteBehind
+
+    async def run() -> list[str]:
+        done: list[str] = []
+        writer = WriteBehind()
+
+        async def op(name: str, delay: float) -> None:
+            await asyncio.sleep(delay)
+            done.append(name)
+
+        async def broken() -> None:
+            raise RuntimeError("bug")
+
+        writer.submit(lambda: op("open", 0.02))
+        writer.submit(broken)
+        writer.submit(lambda: op("close", 0.0))
+        assert done == []  # nothing ran inline
+        await writer.flush()
+        writer.submit(lambda: op("again", 0.0))
+        await writer.flush()
+        return done
+
+    assert asyncio.run(run()) == ["open", "close", "again"]
+    assert "a background write failed" in caplog.text

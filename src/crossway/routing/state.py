@@ -27,6 +27,7 @@ import logging
 import re
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -482,6 +483,35 @@ def state_from_env(env: Mapping[str, str], *, clock: Clock = time.time) -> State
             f"CROSSWAY_REDIS_URL must start with redis://, rediss:// or unix:// "
             f"(got {redact_url(url)!r})")
     return RedisState.from_url(url, clock=clock)
+
+
+class WriteBehind:
+    """Shared-state writes issued by synchronous decision code (the relay's Health hooks are
+    plain functions), run in the background in the order issued, one at a time, by a task
+    started on demand. Must be used from within the running event loop."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Callable[[], Awaitable[object]]] = deque()
+        self._worker: asyncio.Task[None] | None = None
+
+    def submit(self, op: Callable[[], Awaitable[object]]) -> None:
+        self._queue.append(op)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while self._queue:
+            op = self._queue.popleft()
+            try:
+                await op()
+            except Exception:
+                # The states handle Redis outages themselves; anything else is a bug to see.
+                log.exception("shared state: a background write failed")
+
+    async def flush(self) -> None:
+        """Wait until every submitted write ran (tests, shutdown)."""
+        while self._worker is not None and not self._worker.done():
+            await asyncio.shield(self._worker)
 
 
 class Refreshable(Protocol):
