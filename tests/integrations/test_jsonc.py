@@ -58,19 +58,28 @@ def _set(text: str, key: str, value: object) -> str:
 
 def test_replace_keeps_everything_around_the_value() -> None:
     text = '{\n  // keep\n  "a": {"old": [1,2,]}, // note\n  "b": 2,\n}\n'
-    out = _set(text, "a", {"new": True})
-    assert out == '{\n  // keep\n  "a": {\n    "new": true\n  }, // note\n  "b": 2,\n}\n'
+    out = _set(text, "a", {"new": True, "nested": {"x": [1]}})
+    assert out == ('{\n  // keep\n  "a": {\n    "new": true,\n    "nested": {\n      "x": [1]\n'
+                   '    }\n  }, // note\n  "b": 2,\n}\n')
 
 
 def test_append_after_comment_keeps_comment_with_its_member() -> None:
     out = _set('{\n  "a": 1 // about a\n}\n', "b", [1])
-    assert out == '{\n  "a": 1, // about a\n  "b": [\n    1\n  ]\n}\n'
+    assert out == '{\n  "a": 1, // about a\n  "b": [1]\n}\n'
     assert json.loads(out.replace("// about a", "")) == {"a": 1, "b": [1]}
 
 
 def test_append_keeps_trailing_comma_style_and_tab_indent() -> None:
-    out = _set('{\n\t"a": 1,\n}', "b", {"c": 1})
-    assert out == '{\n\t"a": 1,\n\t"b": {\n\t\t"c": 1\n\t},\n}'
+    out = _set('{\n\t"a": 1,\n}', "b", {"c": {"d": 1}})
+    assert out == '{\n\t"a": 1,\n\t"b": {\n\t\t"c": {"d": 1}\n\t},\n}'
+
+
+def test_render_inlines_short_scalar_containers_only() -> None:
+    assert jsonc.render({"a": [1, 2], "b": {}}, "", "  ") == '{\n  "a": [1, 2],\n  "b": {}\n}'
+    long = {"k": "x" * 80}
+    assert jsonc.render(long, "    ", "  ") == '{\n      "k": "' + "x" * 80 + '"\n    }'
+    assert json.loads(jsonc.render({"m": [{"a": 1}, [2, [3]]]}, "", "\t")) == \
+        {"m": [{"a": 1}, [2, [3]]]}
 
 
 def test_append_to_empty_and_one_line_objects() -> None:

@@ -187,10 +187,26 @@ def parse(text: str) -> Node | None:
 # ------------------------------------------------------------------------------ splicing
 
 
+_INLINE_WIDTH = 72
+
+
 def render(value: Any, indent: str, unit: str) -> str:
-    """`value` as JSON whose continuation lines start at `indent`."""
-    text = json.dumps(value, indent=unit or 2, ensure_ascii=False)
-    return text.replace("\n", "\n" + indent)
+    """`value` as JSON whose continuation lines start at `indent`. Objects and arrays holding
+    only scalars stay on one line when short (`"limit": {"context": 1, "output": 2}`), so a
+    generated entry reads like one written by hand."""
+    if isinstance(value, dict | list) and value:
+        flat = json.dumps(value, ensure_ascii=False)
+        items = value.values() if isinstance(value, dict) else value
+        if len(flat) <= _INLINE_WIDTH and not any(isinstance(v, dict | list) for v in items):
+            return flat
+        inner = indent + unit
+        if isinstance(value, dict):
+            parts = [f"{json.dumps(k, ensure_ascii=False)}: {render(v, inner, unit)}"
+                     for k, v in value.items()]
+            return "{\n" + ",\n".join(inner + p for p in parts) + "\n" + indent + "}"
+        parts = [render(v, inner, unit) for v in value]
+        return "[\n" + ",\n".join(inner + p for p in parts) + "\n" + indent + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def line_indent(text: str, pos: int) -> str:
