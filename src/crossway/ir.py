@@ -146,7 +146,7 @@ class ThinkingConfig:
     """Anthropic `thinking` / OpenAI `reasoning_effort`, whichever the client sent.
 
     `type`: enabled | adaptive | disabled. `effort`: low | medium | high | max | minimal | none
-    (| xhigh from Responses clients). `summary`: the Responses `reasoning.summary` wish
+    (Responses' xhigh is max here). `summary`: the Responses `reasoning.summary` wish
     (auto | concise | detailed), when a client sent one.
     """
 

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 
 from crossway import ir
 from crossway.dialects import Capabilities, anthropic, openai_chat, openai_responses
+from crossway.dialects.openai_responses import passthrough
 from crossway.dialects.sse import SSEEvent, SSEParser
 from crossway.errors import InvalidRequest, UpstreamError
 
@@ -729,7 +730,8 @@ def test_responses_upstream_to_anthropic_client() -> None:
     assert b"gAAAs" not in raw
     deltas = [f["delta"].get("partial_json", "") for f in frames
               if f["type"] == "content_block_delta"]
-    assert orjson.loads("".join(deltas[-4:])) == {"input": PATCH}
+    # Anthropic clients get a tool call's arguments in one delta, once they are whole.
+    assert orjson.loads(deltas[-1]) == {"input": PATCH}
 
 
 def test_responses_upstream_to_chat_client_non_stream() -> None:
@@ -738,3 +740,112 @@ def test_responses_upstream_to_chat_client_non_stream() -> None:
     assert msg["content"] == "Hi there" and msg["reasoning_content"] == "One.\n\nTwo."
     assert [c["function"]["name"] for c in msg["tool_calls"]] == ["exec_command", "apply_patch"]
     assert "gAAAup" not in orjson.dumps(chat).decode()
+
+
+def test_effort_words() -> None:
+    req = R.decode_request({"model": "m", "input": "x", "reasoning": {"effort": "xhigh"}})
+    assert req.thinking == ir.ThinkingConfig("enabled", effort="max")  # ir spells it max
+    assert R.encode_request(req, "m", CAPS)["reasoning"]["effort"] == "xhigh"
+    assert R.encode_response(ir.Response("r", "m", [], "end_turn", ir.Usage()), "m",
+                             request=req)["reasoning"]["effort"] == "xhigh"
+    claude = anthropic.decode_request({"model": "c", "max_tokens": 9, "messages": [
+        {"role": "user", "content": "x"}], "output_config": {"effort": "max"}})
+    assert R.encode_request(claude, "m", CAPS)["reasoning"]["effort"] == "xhigh"
+
+
+def test_encode_request_drops_reasoning_without_its_output() -> None:
+    """OpenAI rejects a reasoning item not followed by the output it led to."""
+    req = ir.Request("m", [ir.Message("user", [ir.Text("a")]),
+                           ir.Message("assistant", [ir.Thinking("t", encrypted_content="e")]),
+                           ir.Message("user", [ir.Text("b")])])
+    assert [i["type"] for i in R.encode_request(req, "m", CAPS)["input"]] == ["message",
+                                                                              "message"]
+
+
+# ---------------------------------------------------------------- fast path
+
+
+def test_passthrough_body_is_stateless() -> None:
+    body = codex_body(max_output_tokens=1, input=[
+        user("hi"),
+        {"type": "reasoning", "id": "rs_stored", "summary": []},
+        {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "gAAAe"},
+        {"type": "message", "id": "msg_1", "role": "assistant",
+         "content": [{"type": "output_text", "text": "x"}]},
+        {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+        {"type": "reasoning", "id": "rs_3", "summary": [], "encrypted_content": "gAAAf"},
+        user("more"),
+    ])
+    out = passthrough.passthrough_body(body, model="gpt-5.6-luna",
+                                       caps=Capabilities(max_output_tokens=64000), stream=True)
+    assert out["model"] == "gpt-5.6-luna" and out["store"] is False
+    assert out["include"] == ["reasoning.encrypted_content"]
+    assert out["input"] == [
+        user("hi"),
+        {"type": "reasoning", "summary": [], "encrypted_content": "gAAAe"},
+        {"type": "message", "role": "assistant",
+         "content": [{"type": "output_text", "text": "x"}]},
+        user("more"),
+    ]
+    assert [t["name"] for t in out["tools"]] == ["exec_command", "apply_patch"]
+    assert out["max_output_tokens"] == 16 and "reasoning" not in out
+    assert body["model"] == "gpt-5.6-luna" and len(body["tools"]) == 3  # not mutated
+    assert passthrough.passthrough_ok(body, Capabilities())
+    assert not passthrough.passthrough_ok({**body, "previous_response_id": "resp_1"},
+                                          Capabilities())
+
+
+def test_passthrough_stream() -> None:
+    def frames(objs: list[dict[str, Any]]) -> list[SSEEvent]:
+        raw = b"".join(b"event: " + str(o["type"]).encode() + b"\ndata: " + orjson.dumps(o)
+                       + b"\n\n" for o in objs)
+        return SSEParser().feed(raw)
+
+    stream = passthrough.ResponsesPassthrough(requested="opencode-go/grok-4.5",
+                                              upstream_model="grok-4.5", include_usage=False)
+    events = frames([*fake_upstream_stream(), {"type": "ping", "cost": "0.1"}])
+    out = [stream.feed(e) for e in events]
+    assert stream.content and out[0].startswith(b"event: response.created\n")
+    assert b'"model":"opencode-go/grok-4.5"' in out[0] and b'"grok-4.5"' not in out[0]
+    first_delta = next(i for i, e in enumerate(events) if b"summary_text.delta" in e.data)
+    assert all(o for o in out[:-1]) and out[-1] == b""  # the cost frame is not forwarded
+    assert stream.done and stream.error is None
+    assert stream.usage == ir.Usage(40, 7, 10, 0, 3)
+    check = passthrough.ResponsesPassthrough(requested="m", upstream_model="m",
+                                             include_usage=True)
+    for e in events[:first_delta]:
+        check.feed(e)
+    assert not check.content
+    check.feed(events[first_delta])
+    assert check.content
+
+    failed = passthrough.ResponsesPassthrough(requested="m", upstream_model="m",
+                                              include_usage=True)
+    for e in frames([{"type": "response.created", "response": {}},
+                     {"type": "response.failed", "response": {"error": {
+                         "code": "server_is_overloaded", "message": "busy"}}}]):
+        failed.feed(e)
+    assert failed.done and not failed.content and not failed.protocol_error
+    assert failed.error == ir.StreamError("busy", "overloaded_error", 529)
+    broken = passthrough.ResponsesPassthrough(requested="m", upstream_model="m",
+                                              include_usage=True)
+    assert broken.feed(SSEEvent(None, b"{oops", b"data: {oops")) == b""
+    assert broken.protocol_error and broken.done
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"input": "x"}, "model"),
+    ({"model": "m", "input": 5}, "input"),
+    ({"model": "m", "input": ["x"]}, "input[0]"),
+    ({"model": "m", "input": "x", "stream": 1}, "stream"),
+    ({"model": "m", "input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+    ({"model": "m", "input": "x", "tools": {}}, "tools"),
+])
+def test_preflight_rejects(body: dict[str, Any], param: str) -> None:
+    with pytest.raises(InvalidRequest) as exc:
+        passthrough.preflight_fields(body)
+    assert exc.value.param == param
+
+
+def test_preflight_accepts() -> None:
+    assert passthrough.preflight_fields(codex_body()) == ("gpt-5.6-luna", True)

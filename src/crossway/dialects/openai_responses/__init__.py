@@ -10,6 +10,9 @@ take the decoded client request, `encode_response(resp, model, request=req)` and
 reasoning is included only when the client asked for it (`include`). Without it they still
 produce valid answers (function calls only for tools not flagged custom in ir).
 
+The same-dialect fast path (body edits for a stateless upstream, frame forwarding, usage read)
+and the door's cheap pre-routing checks are in `passthrough.py`.
+
 `ir.Request.previous_response_id` carries the client's `previous_response_id`; resolving it
 (prepending the stored turns) is the response store's job, before encoding for an upstream.
 """

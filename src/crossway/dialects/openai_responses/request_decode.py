@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from crossway import ir
 from crossway.dialects.common import bad, is_base64, is_int, is_number
-from crossway.dialects.openai_responses.wire import custom_parameters, wrap_input
+from crossway.dialects.openai_responses.wire import custom_parameters, effort_in, wrap_input
 from crossway.errors import InvalidRequest
 
 _TOOL_CHOICE_IN: dict[str, Literal["auto", "none", "any"]] = {
@@ -381,7 +381,8 @@ def _decode_reasoning_config(raw: object) -> ir.ThinkingConfig | None:
     kind: Literal["enabled", "adaptive", "disabled"] = (
         "disabled" if effort == "none" else "enabled" if effort else "adaptive"
     )
-    return ir.ThinkingConfig(kind, effort=effort, summary=summary)
+    return ir.ThinkingConfig(kind, effort=effort_in(effort) if effort else None,
+                             summary=summary)
 
 
 def _decode_text(raw: object, req: ir.Request) -> None:

@@ -12,13 +12,11 @@ from typing import Any
 
 from crossway import ir
 from crossway.dialects import Capabilities
-from crossway.dialects.openai_responses.wire import unwrap_input
+from crossway.dialects.openai_responses.wire import effort_out, unwrap_input
 
 _ENCRYPTED = "reasoning.encrypted_content"
 # OpenAI rejects max_output_tokens below 16; Codex probes with 1.
 _MIN_OUTPUT_TOKENS = 16
-# Effort words of other dialects in Responses words.
-_EFFORT_OUT = {"max": "xhigh"}
 # Anthropic budget_tokens (no effort given) -> the nearest effort.
 _BUDGET_STEPS = ((2048, "low"), (8192, "medium"))
 # OpenAI limits `user` / `safety_identifier` to 64 characters; Claude Code's user ids are longer.
@@ -203,7 +201,7 @@ def _encode_reasoning(thinking: ir.ThinkingConfig | None) -> dict[str, Any] | No
     elif effort is None and thinking.budget_tokens is not None:
         effort = next((e for limit, e in _BUDGET_STEPS if thinking.budget_tokens <= limit), "high")
     if effort:
-        out["effort"] = _EFFORT_OUT.get(effort, effort)
+        out["effort"] = effort_out(effort)
     if thinking.summary is not None:
         out["summary"] = thinking.summary
     elif thinking.type != "disabled":

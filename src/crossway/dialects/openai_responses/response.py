@@ -16,6 +16,7 @@ from crossway.dialects import Capabilities
 from crossway.dialects.openai_responses.wire import (
     client_call_id,
     decode_usage,
+    effort_out,
     encode_usage,
     new_item_id,
     new_response_id,
@@ -204,7 +205,7 @@ def _request_echo(req: ir.Request | None) -> dict[str, Any]:
     instructions = "\n\n".join(t.text for t in req.system) or None
     reasoning = None
     if req.thinking is not None:
-        reasoning = {"effort": req.thinking.effort, "summary": req.thinking.summary}
+        reasoning = {"effort": effort_out(req.thinking.effort), "summary": req.thinking.summary}
     metadata = req.openai_extra.get("metadata")
     return {
         "instructions": instructions,

@@ -51,6 +51,10 @@ _CODE_IN: dict[str, tuple[str, int]] = {
     "server_error": ("api_error", 502),
 }
 
+# Responses effort words that ir spells differently (ir follows Anthropic: "max").
+_EFFORT_IN = {"xhigh": "max"}
+_EFFORT_OUT = {"max": "xhigh"}
+
 # The one property of the function tool that stands in for a custom tool on other dialects.
 CUSTOM_INPUT = "input"
 
@@ -60,6 +64,14 @@ def error_body(
 ) -> dict[str, Any]:
     """A Responses error body (the same envelope as every OpenAI API)."""
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def effort_in(effort: str) -> str:
+    return _EFFORT_IN.get(effort, effort)
+
+
+def effort_out(effort: str | None) -> str | None:
+    return _EFFORT_OUT.get(effort, effort) if effort is not None else None
 
 
 # ---------------------------------------------------------------- usage
