@@ -74,7 +74,7 @@ _SCHEMA = {"type", "format", "title", "description", "nullable", "enum", "maxIte
            "minimum", "maximum"}
 _TYPES = {"TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT",
           "NULL"}
-_FN_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_.:-]{0,127}")
+_FN_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}")
 
 
 class Reject(Exception):
@@ -359,10 +359,10 @@ class FakeGemini:
                 where = f"tools[{t}].function_declarations[{d}]"
                 _fields(decl, _DECL, where)
                 if not _FN_NAME.fullmatch(str(decl.get("name", ""))):
-                    raise _bad(f"* GenerateContentRequest.{where}.name: Invalid function name. "
-                               "Must start with a letter or an underscore. Must be alphameric "
-                               "(a-z, A-Z, 0-9), underscores (_), dots (.), colons (:), or "
-                               "dashes (-), with a maximum length of 128.\n")
+                    raise _bad(f"* GenerateContentRequest.{where}.name: [FIELD_INVALID] Invalid "
+                               "function name. Must start with a letter or an underscore. Must "
+                               "be a-z, A-Z, 0-9, or contain underscores (_), dots (.), colons "
+                               "(:), or dashes (-), with a maximum length of 64.\n")
                 if "parameters" in decl:
                     _schema_fields(decl["parameters"], f"{where}.parameters")
                     _schema_rules(decl["parameters"], f"{where}.parameters", top=True)
@@ -529,6 +529,9 @@ def _schema_rules(node: object, where: str, top: bool = False) -> None:
     if t == "STRING" and node.get("format") not in (None, "enum", "date-time"):
         raise _bad(f"{pre}{where}.format: only 'enum' and 'date-time' are supported for "
                    "STRING type\n")
+    if not top and not t and not node.get("anyOf"):
+        raise _bad(f"{pre}{where}.type: must be specified when not using one_of, any_of or "
+                   "all_of fields\n")
     if t == "ARRAY" and "items" not in node:
         raise _bad(f"{pre}{where}.items: missing field.\n")
     if t == "OBJECT" and top and not props:

@@ -152,12 +152,22 @@ def test_schema_keywords_gemini_rejects(fake: FakeGemini) -> None:
     ({"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, "required": ["zz"]},
      "parameters.required[0]: property is not defined"),
     ({"type": ["string", "null"]}, "Proto field is not repeating"),
+    ({"type": "OBJECT", "properties": {"a": {"description": "x"}}},
+     "parameters.properties[a].type: must be specified when not using one_of, any_of"),
     ({"type": "OBJECT", "properties": {"a": {"type": "INTEGER", "enum": [1, 2]}}},
      "(TYPE_STRING)"),
 ])
 def test_schema_semantics(fake: FakeGemini, params: dict[str, Any], words: str) -> None:
     body = {**HI, "tools": [{"functionDeclarations": [{"name": "f", "parameters": params}]}]}
     assert words in rejected(gen(fake, body))
+
+
+def test_function_names_at_most_64_characters(fake: FakeGemini) -> None:
+    long_name = "mcp__" + "x" * 60
+    body = {**HI, "tools": [{"functionDeclarations": [{"name": long_name}]}]}
+    assert "Invalid function name" in rejected(gen(fake, body))
+    body = {**HI, "tools": [{"functionDeclarations": [{"name": long_name[:64]}]}]}
+    assert gen(fake, body).status == 200
 
 
 def test_roles_and_parts(fake: FakeGemini) -> None:

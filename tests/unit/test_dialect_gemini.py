@@ -243,6 +243,21 @@ def test_schema_recursive_ref_is_cut_and_all_of_merged() -> None:
                       "required": ["a", "b"]}
 
 
+def test_every_cleaned_node_has_a_type_or_any_of() -> None:
+    cleaned = G.clean_parameters({"type": "object", "properties": {
+        "anything": {}, "described": {"description": "free text"}, "flag": True,
+        "list": {"type": "array", "items": True},
+        "union": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    }})
+    assert cleaned == {"type": "OBJECT", "properties": {
+        "anything": {"type": "STRING"},
+        "described": {"type": "STRING", "description": "free text"},
+        "flag": {"type": "STRING"},
+        "list": {"type": "ARRAY", "items": {"type": "STRING"}},
+        "union": {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]},
+    }}
+
+
 def test_tool_without_parameters_omits_them_and_tool_choice_maps() -> None:
     r = req(
         user(ir.Text("x")),

@@ -52,7 +52,7 @@ class _Cleaner:
 
     def clean(self, node: object, depth: int = 0) -> dict[str, Any]:
         if not isinstance(node, dict) or depth > _MAX_DEPTH:
-            return {"type": "STRING"} if depth > _MAX_DEPTH else {}
+            return {"type": "STRING"}  # `true` schemas and cut recursion: any value, as text
         ref = node.get("$ref")
         if isinstance(ref, str):
             return self._inline(ref, node, depth)
@@ -68,7 +68,11 @@ class _Cleaner:
         if len(types) > 1 and "anyOf" not in out:
             out["anyOf"] = [self.clean({**node, "type": t}, depth + 1) for t in types]
             return _describe(out, node)
-        gtype = _TYPES.get(types[0]) if types else _implied_type(node)
+        gtype = _TYPES.get(types[0]) if types else _implied_type(node) or out.get("type")
+        if gtype is None and "anyOf" not in out:
+            # Gemini: `type: must be specified when not using one_of, any_of or all_of
+            # fields`. An unconstrained value ({} or a description alone) travels as text.
+            gtype = "STRING"
         if gtype is not None:
             out["type"] = gtype
         self._copy(node, out, gtype, depth)
@@ -120,10 +124,8 @@ class _Cleaner:
             items = node.get("items")
             if isinstance(items, list):  # tuple form: the first item's schema stands for all
                 items = items[0] if items else None
-            cleaned = self.clean(items, depth + 1) if isinstance(items, dict) else {}
             # Gemini requires `items` on ARRAY; an unconstrained array is sent as strings.
-            out["items"] = cleaned if "type" in cleaned or "anyOf" in cleaned else \
-                {**cleaned, "type": "STRING"}
+            out["items"] = self.clean(items if isinstance(items, dict) else {}, depth + 1)
 
     def _object(self, node: dict[str, Any], out: dict[str, Any], depth: int) -> None:
         props = node.get("properties")
