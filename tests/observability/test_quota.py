@@ -100,6 +100,29 @@ def test_windows_roll_with_time(tmp_path: Path) -> None:
     assert keys["opencode-go"].windows[0].spent_usd == pytest.approx(4.0)
 
 
+def test_cached_sums_and_fresh_reports(tmp_path: Path) -> None:
+    clock = Clock(T0)
+
+    async def go() -> tuple[float, float, float, bool]:
+        store = SQLiteStore(tmp_path / "usage.db")
+        await store.open()
+        try:
+            await store.write(_script())
+            meter = QuotaMeter(store, clock=clock, cache_s=10.0)
+            first = (await meter.snapshot())[0].windows[0].spent_usd
+            await store.write([make_row(ts=T0 - 60, cost_usd=1.0)])
+            clock.now += 5  # within the cache: the new $1 is not read yet, a report is
+            meter.report_limit("opencode-go", "5 hour", 30)
+            cached = (await meter.snapshot())[0].windows[0]
+            clock.now += 6
+            fresh = (await meter.snapshot())[0].windows[0].spent_usd
+            return first, cached.spent_usd, fresh, cached.reported is not None
+        finally:
+            await store.close()
+    first, cached, fresh, reported = asyncio.run(go())
+    assert (first, cached, fresh, reported) == (9.0, 9.0, 10.0, True)
+
+
 def test_configured_limits(tmp_path: Path) -> None:
     limits = GoLimits.from_env({"CROSSWAY_GO_LIMIT_5H": "$9", "CROSSWAY_GO_LIMIT_MONTHLY": "120"})
     assert limits == GoLimits(9.0, 30.0, 120.0)

@@ -177,11 +177,15 @@ class QuotaMeter:
     """
 
     def __init__(self, store: UsageStore | None, *, limits: GoLimits | None = None,
-                 instances: Sequence[str] = (),
+                 instances: Sequence[str] = (), cache_s: float = 0.0,
                  clock: Callable[[], float] = time.time) -> None:
+        """`cache_s`: reuse the store's sums for this long (the 30-day query reads every Go
+        row of the month; /metrics and the dashboard poll). Reports always show at once."""
         self.store = store
         self.limits = limits or GoLimits()
         self.instances = tuple(instances)
+        self._cache_s = cache_s
+        self._cached: tuple[float, dict[str, list[CostSum]]] | None = None
         self._clock = clock
         self._reports: dict[str, dict[str | None, ReportedLimit]] = {}
 
@@ -211,13 +215,20 @@ class QuotaMeter:
 
     async def snapshot(self) -> list[KeyQuota]:
         """Every known Go key (configured, seen in the store, or reported), by name."""
-        now = self._clock()
-        sums: dict[str, list[CostSum]] = {}
-        if self.store is not None:
-            starts = [now - w.seconds for w in WINDOWS]
-            sums = await self.store.cost_windows(GO_BACKEND_TYPE, starts)
+        sums = await self._sums()
         names = sorted({*self.instances, *sums, *self._reports})
         return [self._key_quota(name, sums.get(name)) for name in names]
+
+    async def _sums(self) -> dict[str, list[CostSum]]:
+        if self.store is None:
+            return {}
+        now = self._clock()
+        if self._cached is not None and now - self._cached[0] < self._cache_s:
+            return self._cached[1]
+        starts = [now - w.seconds for w in WINDOWS]
+        sums = await self.store.cost_windows(GO_BACKEND_TYPE, starts)
+        self._cached = (now, sums)
+        return sums
 
     def _key_quota(self, instance: str, sums: list[CostSum] | None) -> KeyQuota:
         reports = self.active_reports(instance)
