@@ -205,3 +205,15 @@ def test_services_are_checked_only_when_configured(tmp_path: Path) -> None:
     missing = _SettingsWithServices(database_url=f"sqlite:///{tmp_path}/nope/usage.db")
     (found,) = asyncio.run(service_findings(missing, 2))
     assert found.level == "broken" and "folder missing" in found.detail
+
+
+def test_running_crossway_with_another_client_key(fake: FakeGoWithUsage, home: Path,
+                                                  work: Path) -> None:
+    env = {"OPENCODE_GO_API_KEY": GO_KEY, "OPENCODE_GO_BASE_URL": fake.base_url}
+    with Gateway({**env, "CROSSWAY_API_KEY": CLIENT_KEY}) as gw:
+        code, report, _ = doctor(home, work, CROSSWAY_PORT=str(gw.port),
+                                 CROSSWAY_API_KEY="sk-some-other-key-000", **env)
+        server = only(report, "server")
+        assert code == 1 and "refuses this configuration's client key" in server["detail"]
+        code, report, _ = doctor(home, work, CROSSWAY_PORT=str(gw.port), **env)
+        assert "this configuration has none" in only(report, "server")["detail"]

@@ -143,9 +143,11 @@ async def server_findings(session: aiohttp.ClientSession, settings: Settings,
         return [_f("server", name, "broken", "port taken by a program that is not crossway",
                    "stop it or choose another port (--port)")]
     if models_status == 401:
+        what = "this configuration's client key" if key else \
+            "requests without a client key, and this configuration has none"
         return [_f("server", name, "broken", f"crossway {health['version']} is running but "
-                   "refuses this configuration's client key", "restart it with this "
-                   "configuration")]
+                   f"refuses {what}", "restart it with this configuration, or set "
+                   "CROSSWAY_API_KEY to the key it runs with")]
     return [_f("server", name, "ok", f"crossway {health['version']} is running here")]
 
 
