@@ -297,3 +297,49 @@ def test_two_replicas_honour_each_others_cooldowns(redis_server: RedisServer) ->
 def test_a_pool_needs_keys() -> None:
     with pytest.raises(ValueError, match="backend opencode-go: a key pool needs at least one"):
         KeyPool("opencode-go", [], MemoryState())
+
+
+def test_synchronous_twins_decide_alike_and_write_behind() -> None:
+    clock = FakeClock()
+    state = MemoryState(clock)
+    pool = KeyPool("opencode-go", _keys(3), state, clock)
+    keys = list(pool.members)
+    session = "ses_sync"
+    home = _home(session, keys)
+
+    async def run() -> None:
+        assert pool.choose(session) is home
+        cd = pool.limited(home, window="5 hour", error_class="GoUsageLimitError")
+        moved = pool.choose(session)
+        assert moved is not None and moved is not home
+        assert pool.choose(session) is moved
+        await pool.writer.flush()
+        assert await state.cooldowns() == {home.name: cd}
+        assert await state.sticky("key", f"opencode-go:{session}") == moved.name
+        others = {k.name for k in keys} - {home.name, moved.name}
+        assert pool.choose(session, exclude={moved.name}).name in others  # type: ignore[union-attr]
+
+    asyncio.run(run())
+
+
+def test_choose_learns_another_replicas_move_for_the_next_request(
+        redis_server: RedisServer) -> None:
+    async def run() -> None:
+        sa, sb = RedisState.from_url(redis_server.url), RedisState.from_url(redis_server.url)
+        keys = _keys(2)
+        try:
+            session = "ses_moved_elsewhere"
+            home = _home(session, keys)
+            a = KeyPool("opencode-go", keys, sa)
+            await a.rate_limited(home, retry_after="1")
+            moved = await a.pick(session)
+            await asyncio.sleep(1.05)  # the cooldown is over: home is usable again
+            b = KeyPool("opencode-go", keys, sb)
+            assert b.choose(session) is home  # not known here yet: its home key
+            await b.writer.flush()
+            assert b.choose(session) is moved  # the shared record, fetched behind
+        finally:
+            await sa.close()
+            await sb.close()
+
+    asyncio.run(run())

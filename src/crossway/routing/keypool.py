@@ -15,10 +15,12 @@
   `retry-after` of the pool) or `KeysRevoked` (a 503 naming the variables), without any
   upstream call.
 
-Hot path: `pick` decides from in-process tables. Cooldowns are written to the shared state
+Hot path: the pool decides from in-process tables. Cooldowns are written to the shared state
 when a key is limited and pulled from it by `refresh()` on an interval; the conversation's
 remembered key is looked up in the shared state once per conversation per process (then
-cached here), and written only when a conversation moves.
+cached here), and written only when a conversation moves. `pick` / `rate_limited` await those
+reads and writes; `choose` / `limited` are their synchronous twins for synchronous routing
+code, with the reads and writes run behind (state.WriteBehind).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import orjson
 
 from crossway.errors import RateLimited, ServiceUnavailable
-from crossway.routing.state import Clock, Cooldown, State
+from crossway.routing.state import Clock, Cooldown, State, WriteBehind
 
 log = logging.getLogger("crossway.routing.keypool")
 
@@ -165,7 +167,7 @@ class _Sticky:
 
 class KeyPool(Generic[M]):
     def __init__(self, backend: str, members: Sequence[M], state: State,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, writer: WriteBehind | None = None) -> None:
         if not members:
             raise ValueError(f"backend {backend}: a key pool needs at least one key")
         self.backend = backend
@@ -176,6 +178,7 @@ class KeyPool(Generic[M]):
         self._cooling: dict[str, Cooldown] = {}
         self._revoked: set[str] = set()
         self._sticky = _Sticky()
+        self.writer = writer or WriteBehind()
 
     # ------------------------------------------------------------ choosing
 
@@ -185,43 +188,69 @@ class KeyPool(Generic[M]):
         cd = self._cooling.get(member.name)
         return cd is None or cd.until <= self.clock()
 
+    def _candidates(self, exclude: Collection[str]) -> list[M]:
+        usable = [m for m in self.members if self.usable(m)]
+        if not usable:
+            raise self._exhausted()
+        return [m for m in usable if m.name not in exclude]
+
+    def choose(self, session_id: str, *, exclude: Collection[str] = ()) -> M | None:
+        """`pick` without waiting, for synchronous routing code: the shared record of a
+        conversation this process has not seen yet is fetched in the background for its next
+        request (until then it goes to its home key, as on every replica), and a move is
+        written behind."""
+        if len(self.members) == 1 and not exclude and self.usable(self.members[0]):
+            return self.members[0]
+        candidates = self._candidates(exclude)
+        if not candidates:
+            return None
+        remembered = self._sticky.get(session_id)
+        if remembered is None:
+            self.writer.submit(lambda: self._fetch(session_id))
+        chosen, moved = self._decide(session_id, candidates, remembered)
+        if moved:
+            self._sticky.put(session_id, chosen.name)
+            self.writer.submit(lambda: self._store(session_id, chosen))
+        return chosen
+
     async def pick(self, session_id: str, *, exclude: Collection[str] = ()) -> M | None:
         """The key for this conversation. `exclude` names keys this request already tried;
         None when the only usable keys are excluded. Raises KeysCooling / KeysRevoked when
         no key of the pool is usable at all."""
         if len(self.members) == 1 and not exclude and self.usable(self.members[0]):
             return self.members[0]
-        usable = [m for m in self.members if self.usable(m)]
-        if not usable:
-            raise self._exhausted()
-        candidates = [m for m in usable if m.name not in exclude]
+        candidates = self._candidates(exclude)
         if not candidates:
             return None
-        current = await self._current(session_id)
-        if current is not None and current in candidates:
-            return current
-        chosen = max(candidates, key=lambda m: rendezvous_weight(session_id, m.name))
-        if chosen is not current:
-            await self._move(session_id, chosen)
-        return chosen
-
-    async def _current(self, session_id: str) -> M | None:
-        """The key this conversation is on: the one it moved to, else its home key."""
         remembered = self._sticky.get(session_id)
         if remembered is None:
-            remembered = await self.state.sticky("key", self._scope(session_id)) or _HOME
-            self._sticky.put(session_id, remembered)
-        if remembered != _HOME and remembered in self._by_name:
-            return self._by_name[remembered]
+            remembered = await self._fetch(session_id)
+        chosen, moved = self._decide(session_id, candidates, remembered)
+        if moved:
+            self._sticky.put(session_id, chosen.name)
+            await self._store(session_id, chosen)
+        return chosen
+
+    def _home(self, session_id: str) -> M:
         return max(self.members, key=lambda m: rendezvous_weight(session_id, m.name))
 
-    async def _move(self, session_id: str, member: M) -> None:
-        home = max(self.members, key=lambda m: rendezvous_weight(session_id, m.name))
-        value = _HOME if member is home else member.name
-        self._sticky.put(session_id, value)
-        if value != _HOME:
-            await self.state.set_sticky("key", self._scope(session_id), member.name,
-                                        STICKY_TTL)
+    def _decide(self, session_id: str, candidates: list[M],
+                remembered: str | None) -> tuple[M, bool]:
+        """The conversation's current key (where it moved to, else home) when it can be
+        used, else the next in its rendezvous order; and whether that is a move."""
+        current = self._by_name.get(remembered or _HOME) or self._home(session_id)
+        if current in candidates:
+            return current, False
+        return max(candidates, key=lambda m: rendezvous_weight(session_id, m.name)), True
+
+    async def _fetch(self, session_id: str) -> str:
+        value = await self.state.sticky("key", self._scope(session_id)) or _HOME
+        if self._sticky.get(session_id) is None:
+            self._sticky.put(session_id, value)
+        return self._sticky.get(session_id) or _HOME
+
+    async def _store(self, session_id: str, member: M) -> None:
+        await self.state.set_sticky("key", self._scope(session_id), member.name, STICKY_TTL)
 
     def _scope(self, session_id: str) -> str:
         return f"{self.backend}:{session_id}"
@@ -251,22 +280,36 @@ class KeyPool(Generic[M]):
 
     # ------------------------------------------------------------ outcomes
 
+    def limited(self, member: M, *, retry_after: str | float | None = None,
+                window: str | None = None, error_class: str | None = None) -> Cooldown:
+        """`rate_limited` for synchronous code: the shared-state write runs behind."""
+        cd, changed = self._cool(member, retry_after, window, error_class)
+        if changed:
+            self.writer.submit(lambda: self.state.set_cooldown(member.name, cd))
+        return cd
+
     async def rate_limited(self, member: M, *, retry_after: str | float | None = None,
                            window: str | None = None, error_class: str | None = None
                            ) -> Cooldown:
         """The key answered 429: rest it (see `cooldown_seconds`) here and for every replica."""
+        cd, changed = self._cool(member, retry_after, window, error_class)
+        if changed:
+            await self.state.set_cooldown(member.name, cd)
+        return cd
+
+    def _cool(self, member: M, retry_after: str | float | None, window: str | None,
+              error_class: str | None) -> tuple[Cooldown, bool]:
         now = self.clock()
         seconds = cooldown_seconds(retry_after, window, now)
         reason = ": ".join(p for p in (error_class or "429", window) if p)
         cd = Cooldown(now + seconds, reason)
         previous = self._cooling.get(member.name)
         if previous is not None and previous.until >= cd.until:
-            return previous
+            return previous, False  # a shorter 429 does not cut a running window short
         self._cooling[member.name] = cd
-        await self.state.set_cooldown(member.name, cd)
         log.warning("backend %s: key %s (%s) rate-limited (%s); not used for %s",
                     self.backend, member.name, member.key.source, reason, _duration(seconds))
-        return cd
+        return cd, True
 
     def auth_failed(self, member: M) -> None:
         """The upstream refused this key: out until restart or reload, logged once."""
