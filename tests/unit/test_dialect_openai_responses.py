@@ -3,8 +3,12 @@ with the openai SDK's own Responses types and stream accumulator (offline)."""
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
 from typing import Any
 
+import openai
 import orjson
 import pytest
 from openai._models import construct_type
@@ -172,6 +176,8 @@ def test_decode_options() -> None:
     assert req.openai_extra == {"metadata": {"k": "v"}, "verbosity": "low"}
     assert req.responses_extra == {"truncation": "auto"}
     assert req.thinking is not None and req.thinking.type == "disabled"
+    cont = R.decode_request({"model": "m", "previous_response_id": "resp_1"})
+    assert cont.messages == [] and cont.previous_response_id == "resp_1"
     # Codex's probe: an empty input is one empty user turn.
     assert R.decode_request({"model": "m", "input": []}).messages == [ir.Message("user", [])]
 
@@ -220,6 +226,7 @@ def test_decode_images_and_files() -> None:
 
 @pytest.mark.parametrize(("body", "param", "fragment"), [
     ({"input": "x"}, "model", "non-empty string"),
+    ({"model": "m"}, "input", "string or an array"),
     ({"model": "m", "input": 3}, "input", "string or an array"),
     ({"model": "m", "input": [3]}, "input[0]", "object"),
     ({"model": "m", "input": [{"type": "thing"}]}, "input[0].type", "'thing'"),
@@ -849,3 +856,60 @@ def test_preflight_rejects(body: dict[str, Any], param: str) -> None:
 
 def test_preflight_accepts() -> None:
     assert passthrough.preflight_fields(codex_body()) == ("gpt-5.6-luna", True)
+
+
+# ---------------------------------------------------------------- the real SDK over HTTP
+
+
+class _Canned(http.server.BaseHTTPRequestHandler):
+    """Answers POST /v1/responses with the bytes the test put on the server."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        payload, ctype = self.server.canned  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def canned() -> Iterator[http.server.ThreadingHTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Canned)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_openai_sdk_reads_encoded_stream_and_body(
+    canned: http.server.ThreadingHTTPServer,
+) -> None:
+    body = codex_body(stream=False)
+    req = R.decode_request(body)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{canned.server_address[1]}/v1",
+                           api_key="x", max_retries=0)
+    enc = R.StreamEncoder("my-model", request=req)
+    canned.canned = (b"".join(enc.encode(e) for e in [  # type: ignore[attr-defined]
+        ir.ThinkingDelta("hmm"), ir.ThinkingEncrypted("gAAAw"), ir.TextDelta("Hi."),
+        ir.ToolCallStart("call_123456789012", "apply_patch"),
+        ir.ToolCallDelta(orjson.dumps({"input": PATCH}).decode()),
+        ir.MessageEnd("tool_use", ir.Usage(3, 4))]), "text/event-stream")
+    with client.responses.stream(model="my-model", input="x", tools=[APPLY_PATCH]) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert final.output_text == "Hi." and final.usage is not None
+    assert final.usage.total_tokens == 7
+    assert [o.type for o in final.output] == ["reasoning", "message", "custom_tool_call"]
+    assert final.output[2].input == PATCH  # type: ignore[union-attr]
+    resp = ir.Response("r", "m", [ir.Text("plain")], "end_turn", ir.Usage(1, 1))
+    canned.canned = (orjson.dumps(R.encode_response(resp, "my-model", request=req)),  # type: ignore[attr-defined]
+                     "application/json")
+    created = client.responses.create(model="my-model", input="x")
+    assert created.output_text == "plain" and created.status == "completed"

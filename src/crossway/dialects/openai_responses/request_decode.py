@@ -53,7 +53,10 @@ def decode_request(body: dict[str, Any]) -> ir.Request:
         raise bad("model", "a non-empty string is required")
     _reject_unsupported(body)
     system = _instructions(body.get("instructions"))
-    lead, messages = _decode_input(body.get("input"))
+    raw_input = body.get("input")
+    if raw_input is None and body.get("previous_response_id") is not None:
+        raw_input = []  # a continuation may bring nothing new but its instructions
+    lead, messages = _decode_input(raw_input)
     req = ir.Request(model=model, messages=messages, system=system + lead)
     _decode_options(body, req)
     if not messages and req.previous_response_id is None:
