@@ -290,3 +290,27 @@ def test_stickiness_is_shared_between_replicas(redis_server: RedisServer) -> Non
             await sb.close()
 
     asyncio.run(run())
+
+
+def test_synchronous_twins(redis_server: RedisServer) -> None:
+    async def run() -> None:
+        sa, sb = RedisState.from_url(redis_server.url), RedisState.from_url(redis_server.url)
+        try:
+            a, b = AutoRouter(sa), AutoRouter(sb)
+            first = a.route("go-auto", req(user(ir.Text("hi"))), "ses_s")
+            assert not first.sticky
+            a.answered("go-auto", "ses_s", "opencode-go/glm-5.1")
+            assert a.route("go-auto", req(user(ir.Text("hi"))), "ses_s").models[0] == \
+                "opencode-go/glm-5.1"
+            await a.writer.flush()
+            # Replica b has not seen the conversation: fresh decision now, the shared
+            # record for its next request.
+            assert not b.route("go-auto", req(user(ir.Text("hi"))), "ses_s").sticky
+            await b.writer.flush()
+            again = b.route("go-auto", req(user(ir.Text("hi"))), "ses_s")
+            assert again.sticky and again.models[0] == "opencode-go/glm-5.1"
+        finally:
+            await sa.close()
+            await sb.close()
+
+    asyncio.run(run())

@@ -44,7 +44,7 @@ from typing import Literal
 import orjson
 
 from crossway import ir
-from crossway.routing.state import State
+from crossway.routing.state import State, WriteBehind
 
 Category = Literal["agent", "code", "reasoning", "long", "vision", "chat"]
 CATEGORIES: tuple[Category, ...] = ("agent", "code", "reasoning", "long", "vision", "chat")
@@ -307,7 +307,8 @@ class AutoRouter:
     """The auto routers by name, with per-conversation stickiness kept in `state`.
 
     The conversation -> model record is cached in-process (one shared-state read per
-    conversation per process) and written only when the answering model changes."""
+    conversation per process) and written only when the answering model changes. `choose` /
+    `remember` await the shared state; `route` / `answered` are their synchronous twins."""
 
     def __init__(
         self,
@@ -315,8 +316,10 @@ class AutoRouter:
         tables: Mapping[str, Mapping[Category, tuple[str, ...]]] | None = None,
         traits: Mapping[str, ModelTraits] | None = None,
         sticky_ttl: float = STICKY_TTL,
+        writer: WriteBehind | None = None,
     ) -> None:
         self.state = state
+        self.writer = writer or WriteBehind()
         self.tables = dict(DEFAULT_TABLES)
         self.tables.update(tables or {})
         self.traits = dict(BUILTIN_TRAITS)
@@ -332,32 +335,56 @@ class AutoRouter:
         return sorted({m for t in self.tables.values() for c in t.values() for m in c})
 
     async def choose(self, router: str, request: ir.Request, session_id: str) -> AutoDecision:
+        """The decision with stickiness, reading the conversation's record from the shared
+        state when this process has not seen the conversation yet."""
+        key = f"{router}:{session_id}"
+        previous = self._cache.get(key)
+        if previous is None:
+            previous = await self._fetch(key)
+        return self._sticky_decision(router, request, previous)
+
+    def route(self, router: str, request: ir.Request, session_id: str) -> AutoDecision:
+        """`choose` without waiting, for synchronous routing code: a conversation this
+        process has not seen yet is classified afresh, and its shared record is fetched in
+        the background for its next request."""
+        key = f"{router}:{session_id}"
+        previous = self._cache.get(key)
+        if previous is None:
+            self.writer.submit(lambda: self._fetch(key))
+        return self._sticky_decision(router, request, previous)
+
+    def _sticky_decision(self, router: str, request: ir.Request,
+                         previous: str | None) -> AutoDecision:
         decision = classify(router, request, self.tables[router], self.traits)
-        previous = await self._previous(router, session_id)
         need = needed_tokens(request, decision.signals)
 
         def eligible(model: str) -> bool:
             t = traits_of(model, self.traits)
             return t.context >= need and (t.vision or not decision.signals.images)
 
-        chain, sticky = apply_stickiness(decision.models, previous, eligible)
+        chain, sticky = apply_stickiness(decision.models, previous or None, eligible)
         return AutoDecision(router, decision.category, chain, decision.signals, sticky)
 
     async def remember(self, router: str, session_id: str, model: str) -> None:
         """Record the model that answered this conversation (call after a success)."""
         key = f"{router}:{session_id}"
-        if self._cache.get(key) == model:
-            return
-        self._put(key, model)
-        await self.state.set_sticky("model", key, model, self.sticky_ttl)
+        if self._cache.get(key) != model:
+            self._put(key, model)
+            await self.state.set_sticky("model", key, model, self.sticky_ttl)
 
-    async def _previous(self, router: str, session_id: str) -> str | None:
+    def answered(self, router: str, session_id: str, model: str) -> None:
+        """`remember` for synchronous code: the shared-state write runs behind."""
         key = f"{router}:{session_id}"
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = await self.state.sticky("model", key) or ""
-            self._put(key, cached)
-        return cached or None
+        if self._cache.get(key) != model:
+            self._put(key, model)
+            self.writer.submit(lambda: self.state.set_sticky("model", key, model,
+                                                             self.sticky_ttl))
+
+    async def _fetch(self, key: str) -> str:
+        value = await self.state.sticky("model", key) or ""
+        if key not in self._cache:
+            self._put(key, value)
+        return self._cache.get(key, value)
 
     def _put(self, key: str, model: str) -> None:
         if key not in self._cache and len(self._cache) >= _STICKY_CACHE:
