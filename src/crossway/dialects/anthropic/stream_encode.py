@@ -81,10 +81,11 @@ class StreamEncoder:
         if isinstance(event, ir.ToolCallDelta):
             if self._open != _TOOL or not event.arguments:
                 return b""
+            # Held until the call is complete: the anthropic SDKs parse every prefix of the
+            # input and crash on one that cannot become JSON, so arguments go out whole and
+            # only once they are known to be a JSON object.
             self._args.append(event.arguments)
-            return _delta(
-                self._index, {"type": "input_json_delta", "partial_json": event.arguments}
-            )
+            return b""
         if isinstance(event, ir.ThinkingDelta):
             return self._thinking_delta(event.text)
         if isinstance(event, ir.ThinkingSignature):
@@ -139,20 +140,24 @@ class StreamEncoder:
         if kind == _THINKING and not self._sig_sent:
             sig = signatures.mint("".join(self._thinking))
             out = _delta(self._index, {"type": "signature_delta", "signature": sig})
-        elif kind == _TOOL and not self._args:
-            out = _delta(self._index, {"type": "input_json_delta", "partial_json": "{}"})
-        elif kind == _TOOL and not truncated and not _json_object("".join(self._args)):
-            # The client would run a tool with arguments the model did not send (or fail to
-            # parse them): end the stream with an error instead of closing the block. A call
-            # cut short by max_tokens is closed as Anthropic does; stop_reason says why.
-            self._done = True
-            message = ("the model sent tool-call arguments that are not a valid JSON object; "
-                       "crossway stopped the answer rather than pass them on")
-            body = {"type": "error", "error": {"type": "api_error", "message": message}}
-            return frame(orjson.dumps(body), "error")
+        elif kind == _TOOL:
+            args = "".join(self._args) or "{}"
+            if not truncated and not _json_object(args):
+                return self._bad_arguments()
+            out = _delta(self._index, {"type": "input_json_delta", "partial_json": args})
         self._open = None
         body = orjson.dumps({"type": "content_block_stop", "index": self._index})
         return out + frame(body, "content_block_stop")
+
+    def _bad_arguments(self) -> bytes:
+        """The client would run a tool with arguments the model did not send (or fail to
+        parse them): end the stream with an error instead of closing the block. A call cut
+        short by max_tokens is closed as Anthropic does; stop_reason says why."""
+        self._done = True
+        message = ("the model sent tool-call arguments that are not a valid JSON object; "
+                   "crossway stopped the answer rather than pass them on")
+        body = {"type": "error", "error": {"type": "api_error", "message": message}}
+        return frame(orjson.dumps(body), "error")
 
     def _text(self, text: str) -> bytes:
         if self._open == _TEXT:
