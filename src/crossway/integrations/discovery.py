@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,17 +38,44 @@ class Advertised:
         return self.id.split("/", 1)[-1]
 
 
-def advertised(router: Router) -> list[Advertised]:
-    """Chat models crossway can serve today, in a stable order."""
-    # Routing names (go-auto and aliases) join here as more Routes once the router has them,
-    # e.g. `routes = [*router.routes(), *router.aliases()]`.
-    routes = router.routes()
+def advertised(router: Router,
+               aliases: Mapping[str, Sequence[str]] | None = None) -> list[Advertised]:
+    """Chat models crossway can serve today, in a stable order, then the routing names.
+
+    `aliases`: routing name (go-auto, ...) -> the public ids it may route to. The router does
+    not have them yet; once it does, they join every client config and GET /v1/models by
+    passing them here (one line: `aliases = aliases or router.aliases()`)."""
     out = []
-    for r in routes:
+    for r in router.routes():
         facts = model_facts(r.model.id)
         if facts.chat and _servable(r.model.dialect):
             out.append(_advertise(r, facts))
+    by_id = {a.id: a for a in out}
+    for name, chain in (aliases or {}).items():
+        alias = _alias(name, [by_id[m] for m in chain if m in by_id])
+        if alias is not None:
+            out.append(alias)
     return out
+
+
+def _alias(name: str, members: Sequence[Advertised]) -> Advertised | None:
+    """A routing name looks to a client like its most limited model (the smallest context
+    and output, so the client compacts in time whichever model answers), while images and
+    reasoning count if any model it may route to has them."""
+    if not members:
+        return None
+    contexts = [m.facts.context for m in members]
+    outputs = [m.facts.output for m in members]
+    inputs = tuple(dict.fromkeys(x for m in members for x in m.facts.input_modalities))
+    facts = ModelFacts(
+        context=min(c for c in contexts if c) if all(contexts) else None,
+        output=min(o for o in outputs if o) if all(outputs) else None,
+        input_modalities=inputs,
+        tool_call=all(m.facts.tool_call for m in members),
+        reasoning=any(m.facts.reasoning for m in members),
+        chat=True)
+    return Advertised(name, "crossway", members[0].dialect, facts,
+                      any(m.ready for m in members))
 
 
 def _advertise(route: Route, facts: ModelFacts) -> Advertised:
