@@ -496,7 +496,7 @@ def fake_upstream_stream() -> list[dict[str, Any]]:
     final = {**resp, "status": "completed", "usage": {
         "input_tokens": 50, "input_tokens_details": {"cached_tokens": 10}, "output_tokens": 7,
         "output_tokens_details": {"reasoning_tokens": 3}, "total_tokens": 57}}
-    return [
+    events = [
         {"type": "response.created", "response": resp},
         {"type": "response.in_progress", "response": resp},
         {"type": "response.output_item.added", "output_index": 0, "item": rs},
@@ -526,6 +526,22 @@ def fake_upstream_stream() -> list[dict[str, Any]]:
         {"type": "response.output_item.done", "output_index": 3, "item": {**ctc, "input": PATCH}},
         {"type": "response.completed", "response": final},
     ]
+    index = {"rs_1": 0, "msg_1": 1, "fc_1": 2, "ctc_1": 3}
+    summary = 0
+    for e in events:
+        if "item_id" in e:
+            e["output_index"] = index[e["item_id"]]
+        if e["type"] == "response.reasoning_summary_part.added":
+            summary = e["summary_index"]
+        elif e["type"] == "response.reasoning_summary_text.delta":
+            e["summary_index"] = summary
+        elif e["type"].startswith(("response.output_text.", "response.content_part.")):
+            e["content_index"] = 0
+            if "part" not in e and e["type"].startswith("response.content_part."):
+                e["part"] = {"type": "output_text", "text": "", "annotations": []}
+            if e["type"].startswith("response.output_text."):
+                e["logprobs"] = []
+    return events
 
 
 def test_stream_decode_golden() -> None:
@@ -913,3 +929,28 @@ def test_openai_sdk_reads_encoded_stream_and_body(
                      "application/json")
     created = client.responses.create(model="my-model", input="x")
     assert created.output_text == "plain" and created.status == "completed"
+
+
+def test_passthrough_error_frame_keeps_the_response_identity() -> None:
+    """A forwarded stream cut off after commit ends with a response.failed the SDK accepts."""
+    stream = passthrough.ResponsesPassthrough(requested="m", upstream_model="m",
+                                              include_usage=True)
+    # created .. text deltas, then the upstream dies
+    upstream = [{**e, "sequence_number": n} for n, e in enumerate(fake_upstream_stream()[:12])]
+    wire = b"".join(b"event: " + str(e["type"]).encode() + b"\ndata: " + orjson.dumps(e)
+                    + b"\n\n" for e in upstream)
+    raw = b"".join(stream.feed(f) for f in SSEParser().feed(wire))
+    tail = stream.error_frame("upstream stream ended before its terminal event")
+    events = [orjson.loads(f.data) for f in SSEParser().feed(raw + tail)]
+    failed = events[-1]
+    assert failed["type"] == "response.failed" and failed["sequence_number"] == len(upstream)
+    assert failed["response"]["id"] == "resp_up"
+    assert failed["response"]["error"]["code"] == "server_error"
+    state: ResponseStreamState[Any] = ResponseStreamState(input_tools=[], text_format=omit)
+    for e in events:
+        state.handle_event(construct_type(type_=ResponseStreamEvent, value=e))  # type: ignore[arg-type]
+    bare = passthrough.ResponsesPassthrough(requested="m", upstream_model="m",
+                                            include_usage=True)
+    assert orjson.loads(SSEParser().feed(bare.error_frame("x", error_type="rate_limit_error"))[0]
+                        .data) == {"type": "error", "code": "rate_limit_exceeded",
+                                   "message": "x", "param": None, "sequence_number": 0}

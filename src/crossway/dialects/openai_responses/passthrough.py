@@ -20,8 +20,8 @@ import orjson
 from crossway import ir
 from crossway.dialects import Capabilities
 from crossway.dialects.common import bad
-from crossway.dialects.openai_responses.wire import decode_usage, stream_error_in
-from crossway.dialects.sse import SSEEvent
+from crossway.dialects.openai_responses.wire import decode_usage, failed_code, stream_error_in
+from crossway.dialects.sse import SSEEvent, frame
 
 _ENCRYPTED = "reasoning.encrypted_content"
 _MIN_OUTPUT_TOKENS = 16
@@ -134,8 +134,8 @@ def passthrough_unary(data: dict[str, Any], requested: str) -> ir.Usage:
 class ResponsesPassthrough:
     """Forwards a Responses upstream stream frame by frame (crossway.dialects.base)."""
 
-    __slots__ = ("content", "done", "error", "include_usage", "protocol_error", "renames",
-                 "usage")
+    __slots__ = ("_response", "_seq", "content", "done", "error", "include_usage",
+                 "protocol_error", "renames", "usage")
 
     def __init__(self, *, requested: str, upstream_model: str, include_usage: bool) -> None:
         self.done = False
@@ -144,6 +144,8 @@ class ResponsesPassthrough:
         self.protocol_error = False
         self.usage: ir.Usage | None = None
         self.include_usage = include_usage  # Responses streams always carry usage
+        self._response: dict[str, Any] | None = None  # the response.created snapshot
+        self._seq = -1  # the last sequence_number forwarded
         # Response snapshots name the upstream's bare id; the client gets the model it sent.
         self.renames: tuple[tuple[bytes, bytes], ...] = ()
         if requested != upstream_model:
@@ -165,6 +167,11 @@ class ResponsesPassthrough:
             return self._fail("upstream sent a stream frame that is not a JSON object",
                               protocol=True)
         typ = obj.get("type") or ev.event
+        seq = obj.get("sequence_number")
+        if isinstance(seq, int):
+            self._seq = seq
+        if typ == "response.created" and isinstance(obj.get("response"), dict):
+            self._response = obj["response"]
         if typ == "error" or typ == "response.failed":
             response = obj.get("response")
             err = response.get("error") if isinstance(response, dict) else None
@@ -189,3 +196,24 @@ class ResponsesPassthrough:
         self.protocol_error = protocol
         self.error = ir.StreamError(message)
         return b""
+
+    def error_frame(self, message: str, *, status: int = 502,
+                    error_type: str = "api_error") -> bytes:
+        """The terminal event for a forwarded stream that fails after it was committed: a
+        response.failed under the upstream's response id and the next sequence number (the
+        openai SDK rejects a lifecycle event naming another response), or a bare `error`
+        event when the upstream never said which response this is."""
+        error = ir.StreamError(message, error_type, status)
+        body = failed_event(error, self._response, self._seq + 1)
+        self.done = True
+        return body
+
+
+def failed_event(error: ir.StreamError, response: dict[str, Any] | None, seq: int) -> bytes:
+    err = {"code": failed_code(error), "message": error.message}
+    if response is None:
+        bare = {"type": "error", **err, "param": None, "sequence_number": seq}
+        return frame(orjson.dumps(bare), "error")
+    failed = {**response, "status": "failed", "error": err}
+    body = {"type": "response.failed", "response": failed, "sequence_number": seq}
+    return frame(orjson.dumps(body), "response.failed")
