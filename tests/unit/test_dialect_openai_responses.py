@@ -612,6 +612,13 @@ def test_stream_decode_incomplete() -> None:
     ([{"type": "response.created", "response": {}}, ev(b"[DONE]")],
      ir.StreamError("upstream stream ended before response.completed")),
     ([ev(b"{not json")], ir.StreamError("upstream sent an invalid stream event: b'{not json'")),
+    ([{"type": "response.created", "response": {}},
+      {"type": "response.output_item.added", "item": {"type": "function_call", "call_id": "c"}}],
+     ir.StreamError("upstream sent a function_call without a name")),
+    ([{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}],
+     ir.StreamError("Overloaded", "overloaded_error", 529)),
+    ([{"type": "error", "error": {"type": "rate_limit_error", "message": "wait"}}],
+     ir.StreamError("wait", "rate_limit_error", 429)),
 ])
 def test_stream_decode_errors(frames: list[Any], expected: ir.StreamError) -> None:
     events = decode_stream(frames)

@@ -182,11 +182,15 @@ class StreamDecoder:
     def _start_call(self, item: _Item, raw: dict[str, Any], out: list[ir.StreamEvent]) -> None:
         call_id = raw.get("call_id") or raw.get("id")
         name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            self._item = None
+            self.done = True
+            out.append(ir.StreamError(f"upstream sent a {item.kind} without a name"))
+            return
         custom = item.kind == "custom_tool_call"
         item.started = True
         self._calls += 1
-        out.append(ir.ToolCallStart(str(call_id or f"call_{self._calls}"),
-                                    name if isinstance(name, str) else "", custom=custom))
+        out.append(ir.ToolCallStart(str(call_id or f"call_{self._calls}"), name, custom=custom))
         key = "input" if custom else "arguments"
         value = raw.get(key)
         if custom:
@@ -227,6 +231,8 @@ class StreamDecoder:
         elif kind in _TOOL_KINDS:
             if not item.started:
                 self._start_call(item, raw, out)
+                if self.done:
+                    return
             elif not item.emitted:
                 value = raw.get("input" if kind == "custom_tool_call" else "arguments")
                 if isinstance(value, str) and value:

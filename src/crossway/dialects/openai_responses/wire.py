@@ -50,6 +50,12 @@ _CODE_IN: dict[str, tuple[str, int]] = {
     "invalid_encrypted_content": ("invalid_request_error", 400),
     "server_error": ("api_error", 502),
 }
+# Anthropic-worded error types, which Zen's own errors and some providers use in `error.type`.
+_TYPE_IN: dict[str, int] = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
+    "rate_limit_error": 429, "api_error": 502, "overloaded_error": 529,
+}
 
 # Responses effort words that ir spells differently (ir follows Anthropic: "max").
 _EFFORT_IN = {"xhigh": "max"}
@@ -142,12 +148,15 @@ def stream_error_in(err: object, fallback: str = "upstream stream error") -> ir.
     """An upstream Responses error object ({code, message, ...}) as an ir.StreamError."""
     code: object = None
     message: object = None
+    etype: object = None
     if isinstance(err, dict):
-        code, message = err.get("code"), err.get("message")
+        code, message, etype = err.get("code"), err.get("message"), err.get("type")
     text = message if isinstance(message, str) and message else fallback
     if isinstance(code, str) and code in _CODE_IN:
-        etype, status = _CODE_IN[code]
-        return ir.StreamError(text, etype, status)
+        kind, status = _CODE_IN[code]
+        return ir.StreamError(text, kind, status)
+    if isinstance(etype, str) and etype in _TYPE_IN:
+        return ir.StreamError(text, etype, _TYPE_IN[etype])
     if "overload" in f"{text} {code}".lower():
         return ir.StreamError(text, "overloaded_error", 529)
     return ir.StreamError(text, "api_error", 502)
