@@ -179,8 +179,8 @@ class Request:
     # response. The codec only carries it; whoever holds the response store resolves it
     # (prepends the stored turns to `messages`) and clears it before any upstream sees it.
     previous_response_id: str | None = None
-    # Responses-only request fields (`include`, `truncation`, `safety_identifier`, ...),
-    # forwarded to Responses upstreams only.
+    # Responses-only request fields (`include`, `store`, `metadata`, `truncation`,
+    # `safety_identifier`, ...), forwarded to Responses upstreams only.
     responses_extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -155,8 +155,8 @@ def test_decode_codex_request() -> None:
     assert "start: begin_patch" in patch.parameters["properties"]["input"]["description"]
     assert req.tool_choice == ir.ToolChoice("auto") and req.parallel_tool_calls is False
     assert req.thinking == ir.ThinkingConfig("enabled", effort="medium", summary="auto")
-    assert req.openai_extra == {"store": False, "prompt_cache_key": "thread-1"}
-    assert req.responses_extra == {"include": ["reasoning.encrypted_content"]}
+    assert req.openai_extra == {"prompt_cache_key": "thread-1"}
+    assert req.responses_extra == {"include": ["reasoning.encrypted_content"], "store": False}
     assert req.stream is True
 
 
@@ -173,8 +173,8 @@ def test_decode_options() -> None:
     assert (req.max_tokens, req.temperature, req.top_p, req.user) == (50, 0.5, 1.0, "u1")
     assert req.response_format == {"type": "json_schema", "json_schema": {
         "name": "person", "schema": {"type": "object"}, "strict": True}}
-    assert req.openai_extra == {"metadata": {"k": "v"}, "verbosity": "low"}
-    assert req.responses_extra == {"truncation": "auto"}
+    assert req.openai_extra == {"verbosity": "low"}
+    assert req.responses_extra == {"truncation": "auto", "metadata": {"k": "v"}}
     assert req.thinking is not None and req.thinking.type == "disabled"
     cont = R.decode_request({"model": "m", "previous_response_id": "resp_1"})
     assert cont.messages == [] and cont.previous_response_id == "resp_1"
@@ -363,6 +363,8 @@ def test_custom_tools_reach_other_dialects_as_functions() -> None:
     # encrypted reasoning never reaches a non-Responses upstream as a signature
     assert "gAAAenc1" not in orjson.dumps(msgs).decode()
     assert "gAAAenc1" not in orjson.dumps(chat).decode()
+    # Responses-only settings stay with Responses upstreams
+    assert "store" not in chat and "include" not in chat and "store" not in msgs
 
 
 def test_anthropic_client_to_responses_upstream() -> None:

@@ -39,9 +39,12 @@ _TEXT_MEDIA = frozenset((
     "application/javascript", "application/x-sh", "application/toml", "application/sql",
 ))
 # Request fields carried for OpenAI upstreams of either OpenAI dialect.
-_OPENAI_EXTRA = ("prompt_cache_key", "service_tier", "metadata", "store")
-# Request fields only a Responses upstream understands.
-_RESPONSES_EXTRA = ("include", "truncation", "safety_identifier", "top_logprobs", "max_tool_calls")
+_OPENAI_EXTRA = ("prompt_cache_key", "service_tier")
+# Request fields for Responses upstreams only. `store` and `metadata` stay out of chat
+# upstreams: Codex always sends store false, which OSS chat routes need not see, and OpenAI's
+# chat route refuses metadata without store.
+_RESPONSES_EXTRA = ("include", "truncation", "safety_identifier", "top_logprobs",
+                    "max_tool_calls", "store", "metadata")
 
 
 def decode_request(body: dict[str, Any]) -> ir.Request:

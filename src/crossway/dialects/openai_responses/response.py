@@ -206,7 +206,7 @@ def _request_echo(req: ir.Request | None) -> dict[str, Any]:
     reasoning = None
     if req.thinking is not None:
         reasoning = {"effort": effort_out(req.thinking.effort), "summary": req.thinking.summary}
-    metadata = req.openai_extra.get("metadata")
+    metadata = req.responses_extra.get("metadata", req.openai_extra.get("metadata"))
     return {
         "instructions": instructions,
         "max_output_tokens": req.max_tokens,
@@ -214,7 +214,7 @@ def _request_echo(req: ir.Request | None) -> dict[str, Any]:
         "parallel_tool_calls": req.parallel_tool_calls is not False,
         "previous_response_id": req.previous_response_id,
         "reasoning": reasoning,
-        "store": req.openai_extra.get("store") is not False,
+        "store": req.responses_extra.get("store", req.openai_extra.get("store")) is not False,
         "temperature": req.temperature,
         "text": {"format": _format_echo(req.response_format)},
         "tool_choice": choice,
