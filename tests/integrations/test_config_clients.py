@@ -132,3 +132,13 @@ def test_codex_invalid_toml_is_refused(home: Path, work: Path) -> None:
     with pytest.raises(IntegrationError, match="not valid TOML"):
         config("codex", home, work)
     assert path.read_text() == 'model = "a"\n[broken\n'
+
+
+def test_codex_crlf_file_stays_crlf(home: Path, work: Path) -> None:
+    path = fixture("codex_config.toml", home / ".codex" / "config.toml")
+    path.write_bytes(path.read_text().replace("\n", "\r\n").encode())
+    config("codex", home, work)
+    text = path.read_bytes().decode()
+    assert "\n" not in text.replace("\r\n", "")
+    assert "# the team's Azure deployment\r\n" in text
+    assert tomllib.loads(text)["model_providers"]["crossway"]["wire_api"] == "responses"

@@ -16,7 +16,14 @@ from crossway.integrations import jsonc
 from crossway.integrations.commands import ConfigRequest, run
 from crossway.integrations.files import IntegrationError
 from crossway.integrations.opencode import validate
-from tests.integrations.conftest import CLIENT_KEY, GO_KEY, clean_env, crossway, fixture
+from tests.integrations.conftest import (
+    CLIENT_KEY,
+    FIXTURES,
+    GO_KEY,
+    clean_env,
+    crossway,
+    fixture,
+)
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
@@ -199,3 +206,15 @@ def test_validate_catches_the_known_breakages() -> None:
     assert validate({"provider": {"x": {"models": {"m": {"limit": {"context": 1}}}}}}) == \
         ["provider.x.models.m.limit needs numbers context and output"]
     assert validate({"model": "nomodel"}) == ["'model' must be 'provider/model'"]
+
+
+def test_crlf_file_keeps_crlf_line_ends(home: Path, work: Path) -> None:
+    path = global_file(home)
+    path.parent.mkdir(parents=True)
+    original = (FIXTURES / "opencode_commented.jsonc").read_text().replace("\n", "\r\n")
+    path.write_bytes(original.encode())
+    config(home, work)
+    new = path.read_bytes().decode()
+    assert "\n" not in new.replace("\r\n", "")
+    assert new.startswith(original[:original.index('    "crossway": {')])
+    assert validate(load(path)) == []

@@ -10,7 +10,13 @@ from pathlib import Path
 from crossway.config.settings import Settings
 from crossway.integrations import claude_code, codex, discovery, opencode
 from crossway.integrations.discovery import Advertised
-from crossway.integrations.files import Edit, IntegrationError, read_config, report
+from crossway.integrations.files import (
+    Edit,
+    IntegrationError,
+    keep_newlines,
+    read_config,
+    report,
+)
 from crossway.providers import build_provider
 from crossway.routing.plan import Router
 
@@ -65,7 +71,8 @@ def _plan(req: ConfigRequest, settings: Settings, models: list[Advertised], orig
             provider_id=req.provider_id, key_env=req.key_env, literal_key=req.literal_key,
             default_model=_named(chosen, req.default_model, "--default-model"),
             small_model=_named(chosen, req.small_model, "--small-model"))
-        return opencode.plan(path, read_config(path), chosen, origin, key, opts)
+        return keep_newlines(read_config(path),
+                             lambda old: opencode.plan(path, old, chosen, origin, key, opts))
     if req.client == "claude-code":
         path = (Path(req.file).expanduser() if req.file
                 else claude_code.find_file(env, cwd, req.project))
@@ -77,13 +84,15 @@ def _plan(req: ConfigRequest, settings: Settings, models: list[Advertised], orig
                     or _pick(models, discovery.BALANCED)),
             haiku=_named(models, req.haiku_model, "--haiku-model")
             or _pick(models, discovery.FAST))
-        return claude_code.plan(path, read_config(path), origin, key, picked)
+        return keep_newlines(read_config(path),
+                             lambda old: claude_code.plan(path, old, origin, key, picked))
     if req.client == "codex":
         path = Path(req.file).expanduser() if req.file else codex.find_file(env)
         model = _named(models, req.default_model, "--model") or _pick(models, discovery.STRONG)
         copts = codex.CodexOptions(model=model, provider_id=req.provider_id,
                                    profile=req.profile, key_env=req.key_env)
-        return codex.plan(path, read_config(path), origin, key is not None, copts)
+        return keep_newlines(read_config(path), lambda old: codex.plan(
+            path, old, origin, key is not None, copts))
     raise IntegrationError(f"unknown client {req.client!r}: opencode, claude-code or codex")
 
 

@@ -4,12 +4,13 @@ crash leaves the old file or the new one, never half of each), print a diff for 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import stat
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,15 @@ def read_config(path: Path) -> str | None:
     except UnicodeDecodeError as exc:
         raise IntegrationError(f"{path} is not UTF-8 text (byte {exc.start}); nothing was "
                                "written") from None
+
+
+def keep_newlines(old: str | None, merge: Callable[[str | None], Edit]) -> Edit:
+    """Run `merge` on `old` with LF line ends and give the result the file's own line ends:
+    a file saved with CRLF (Windows editors) stays CRLF, inserted lines included."""
+    if old is None or "\r\n" not in old:
+        return merge(old)
+    edit = merge(old.replace("\r\n", "\n"))
+    return dataclasses.replace(edit, old=old, new=edit.new.replace("\n", "\r\n"))
 
 
 def check_writable(path: Path) -> None:
