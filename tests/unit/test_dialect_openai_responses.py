@@ -173,8 +173,13 @@ def test_decode_options() -> None:
     assert (req.max_tokens, req.temperature, req.top_p, req.user) == (50, 0.5, 1.0, "u1")
     assert req.response_format == {"type": "json_schema", "json_schema": {
         "name": "person", "schema": {"type": "object"}, "strict": True}}
-    assert req.openai_extra == {"verbosity": "low"}
-    assert req.responses_extra == {"truncation": "auto", "metadata": {"k": "v"}}
+    assert req.openai_extra == {}
+    assert req.responses_extra == {"truncation": "auto", "metadata": {"k": "v"},
+                                   "verbosity": "low"}
+    body = R.encode_request(req, "m", CAPS)
+    assert body["text"]["verbosity"] == "low" and "verbosity" not in body
+    assert body["truncation"] == "auto" and body["metadata"] == {"k": "v"}
+    assert "verbosity" not in openai_chat.encode_request(req, "glm-5.1", Capabilities())
     assert req.thinking is not None and req.thinking.type == "disabled"
     cont = R.decode_request({"model": "m", "previous_response_id": "resp_1"})
     assert cont.messages == [] and cont.previous_response_id == "resp_1"

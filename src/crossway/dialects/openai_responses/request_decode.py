@@ -400,7 +400,8 @@ def _decode_text(raw: object, req: ir.Request) -> None:
     if verbosity is not None:
         if not isinstance(verbosity, str):
             raise bad("text.verbosity", "must be a string")
-        req.openai_extra["verbosity"] = verbosity
+        # GPT-only; GLM console routes reject parameters they do not know (spec A6, A10).
+        req.responses_extra["verbosity"] = verbosity
     fmt = raw.get("format")
     if fmt is None:
         return

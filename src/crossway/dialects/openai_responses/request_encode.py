@@ -223,7 +223,7 @@ def _encode_text(req: ir.Request) -> dict[str, Any]:
             text["format"] = fmt
         elif rf.get("type") == "json_object":
             text["format"] = {"type": "json_object"}
-    verbosity = req.openai_extra.get("verbosity")
+    verbosity = req.responses_extra.get("verbosity", req.openai_extra.get("verbosity"))
     if isinstance(verbosity, str):
         text["verbosity"] = verbosity
     return text
@@ -236,7 +236,8 @@ def _encode_extra(req: ir.Request, body: dict[str, Any]) -> None:
     if req.user is not None and len(req.user) <= _MAX_USER:
         body["user"] = req.user
     for key, value in req.responses_extra.items():
-        body.setdefault(key, value)
+        if key != "verbosity":  # it lives in `text` (see _encode_text)
+            body.setdefault(key, value)
     # Stateless: crossway resolves history itself, and any fallback target can take the turn.
     body["store"] = False
     include = body.get("include")
