@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from crossway.config.loader import load_settings
+from crossway.dialects import registry
 from crossway.integrations import jsonc
 from crossway.integrations.commands import ConfigRequest, run
 from crossway.integrations.files import IntegrationError
@@ -103,8 +104,10 @@ def test_missing_file_is_created_private(home: Path, work: Path) -> None:
     assert doc["$schema"] == "https://opencode.ai/config.json"
     assert validate(doc) == []
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    # responses-only models (no codec in this version) are not offered
-    assert "opencode-go/grok-4.5" not in doc["provider"]["crossway"]["models"]
+    # a model is offered only when crossway speaks its upstream's dialect (grok-4.5 is
+    # served over the Responses API)
+    offered = "opencode-go/grok-4.5" in doc["provider"]["crossway"]["models"]
+    assert offered == ("openai_responses" in registry.names())
 
 
 def test_empty_and_comment_only_files(home: Path, work: Path) -> None:

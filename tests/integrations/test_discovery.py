@@ -57,7 +57,7 @@ def test_select_pick_and_resolve() -> None:
 
 def test_routing_names_look_like_their_most_limited_model() -> None:
     router = router_for(load_settings(None, {"OPENCODE_GO_API_KEY": "sk-go-0123456789"}))
-    chain = ["opencode-go/glm-5.1", "opencode-go/kimi-k2.6", "opencode-go/grok-4.5", "nope"]
+    chain = ["opencode-go/glm-5.1", "opencode-go/kimi-k2.6", "nope"]
     found = discovery.advertised(router, {"go-auto": chain, "empty": ["nope"]})
     alias = found[-1]
     assert alias.id == "go-auto" and alias.owned_by == "crossway" and alias.ready
