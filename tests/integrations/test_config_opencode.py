@@ -221,3 +221,13 @@ def test_crlf_file_keeps_crlf_line_ends(home: Path, work: Path) -> None:
     assert "\n" not in new.replace("\r\n", "")
     assert new.startswith(original[:original.index('    "crossway": {')])
     assert validate(load(path)) == []
+
+
+def test_every_run_keeps_its_own_backup(home: Path, work: Path) -> None:
+    path = fixture("opencode_four_spaces.json", global_file(home))
+    first = path.read_text()
+    config(home, work, models="opencode-go/glm-5.1")
+    second = path.read_text()
+    config(home, work, models="opencode-go/glm-5")
+    backups = sorted(path.parent.glob("opencode.json.crossway-*.bak"))
+    assert sorted(b.read_text() for b in backups) == sorted([first, second])

@@ -98,6 +98,10 @@ def write(edit: Edit, *, now: float | None = None) -> Written:
     if edit.old is not None:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
         backup = path.with_name(f"{path.name}.crossway-{stamp}.bak")
+        n = 1
+        while backup.exists():  # two runs within a second: never overwrite an older backup
+            n += 1
+            backup = path.with_name(f"{path.name}.crossway-{stamp}-{n}.bak")
         backup.write_bytes(path.read_bytes())
         mode = stat.S_IMODE(path.stat().st_mode)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
