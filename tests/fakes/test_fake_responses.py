@@ -14,7 +14,7 @@ from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
 
 from crossway import ir
-from crossway.dialects import Capabilities, openai_responses
+from crossway.dialects import Capabilities, openai_chat, openai_responses
 from crossway.dialects.sse import SSEParser
 from tests.fakes.opencode import FAKE_COST, MISSING_SESSION_MESSAGE, FakeOpenCode, Reply
 from tests.fakes.opencode_wire import ToolCallSpec
@@ -298,3 +298,38 @@ def test_codec_conversation_against_the_fake(go: FakeOpenCode) -> None:
     thinking.encrypted_content = "gAAAAB-from-another-upstream"
     assert post(go, "responses", openai_responses.encode_request(
         req, "gpt-5.6-luna", Capabilities())).status == 400
+
+
+def test_codex_on_a_chat_upstream_through_the_codecs(go: FakeOpenCode) -> None:
+    """Codex (Responses) on kimi-k2.6 (chat): apply_patch goes up as a function with one
+    string argument and comes back as a custom_tool_call; Kimi's reasoning rides the reasoning
+    item's summary and returns as the reasoning_content Kimi demands on tool-call turns."""
+    go.script(Reply(reasoning="I will write it", tool_calls=[
+        ToolCallSpec("apply_patch", {"input": PATCH})]), Reply(text="Patched."))
+    caps = Capabilities(reasoning_replay=True)
+    first = {"model": "opencode-go/kimi-k2.6", "input": [user("create hello.txt")],
+             "tools": [APPLY_PATCH], "stream": True, "include": INCLUDE, "store": False}
+    req = openai_responses.decode_request(first)
+    up = post(go, "chat/completions", openai_chat.encode_request(req, "kimi-k2.6", caps))
+    dec = openai_chat.StreamDecoder()
+    items = [e for f in SSEParser().feed(up.raw) for e in dec.feed(f)] + dec.finish()
+    enc = openai_responses.StreamEncoder("opencode-go/kimi-k2.6", request=req)
+    events = [json.loads(f.data) for f in SSEParser().feed(b"".join(enc.encode(e)
+                                                                    for e in items))]
+    final = events[-1]["response"]
+    reasoning, patch = final["output"]
+    assert reasoning["summary"][0]["text"] == "I will write it"
+    assert patch["type"] == "custom_tool_call" and patch["input"] == PATCH
+    # Codex's next request: the whole history, items as it received them
+    second = {**first, "input": [
+        user("create hello.txt"), {**reasoning, "encrypted_content": None},
+        patch, {"type": "custom_tool_call_output", "call_id": patch["call_id"],
+                "output": "Done!"}]}
+    body = openai_chat.encode_request(openai_responses.decode_request(second), "kimi-k2.6",
+                                      caps)
+    resp = post(go, "chat/completions", body)
+    assert resp.status == 200, resp.raw
+    sent = go.completions()[-1].json["messages"]
+    assert sent[1]["reasoning_content"] == "I will write it"
+    assert json.loads(sent[1]["tool_calls"][0]["function"]["arguments"]) == {"input": PATCH}
+    assert sent[2] == {"role": "tool", "tool_call_id": patch["call_id"], "content": "Done!"}
