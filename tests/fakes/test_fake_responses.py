@@ -14,7 +14,7 @@ from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
 
 from crossway import ir
-from crossway.dialects import Capabilities, openai_chat, openai_responses
+from crossway.dialects import Capabilities, anthropic, openai_chat, openai_responses
 from crossway.dialects.sse import SSEParser
 from tests.fakes.opencode import FAKE_COST, MISSING_SESSION_MESSAGE, FakeOpenCode, Reply
 from tests.fakes.opencode_wire import ToolCallSpec
@@ -333,3 +333,33 @@ def test_codex_on_a_chat_upstream_through_the_codecs(go: FakeOpenCode) -> None:
     assert sent[1]["reasoning_content"] == "I will write it"
     assert json.loads(sent[1]["tool_calls"][0]["function"]["arguments"]) == {"input": PATCH}
     assert sent[2] == {"role": "tool", "tool_call_id": patch["call_id"], "content": "Done!"}
+
+
+def test_codex_on_a_messages_upstream_through_the_codecs(go: FakeOpenCode) -> None:
+    """Codex on minimax-m2.7 (/messages): the patch comes back as a custom_tool_call, the
+    Anthropic signature never reaches the client, and the next turn is accepted."""
+    go.script(Reply(reasoning="patch time", tool_calls=[
+        ToolCallSpec("apply_patch", {"input": PATCH})]), Reply(text="Patched."))
+    first = {"model": "opencode-go/minimax-m2.7", "input": "create hello.txt",
+             "tools": [APPLY_PATCH, SHELL], "stream": True, "include": INCLUDE}
+    req = openai_responses.decode_request(first)
+    up = post(go, "messages", anthropic.encode_request(req, "minimax-m2.7", Capabilities()))
+    assert up.status == 200, up.raw
+    dec = anthropic.StreamDecoder()
+    items = [e for f in SSEParser().feed(up.raw) for e in dec.feed(f)] + dec.finish()
+    enc = openai_responses.StreamEncoder("opencode-go/minimax-m2.7", request=req)
+    raw = b"".join(enc.encode(e) for e in items)
+    assert b"fake-sig-" not in raw
+    reasoning, patch = json.loads(SSEParser().feed(raw)[-1].data)["response"]["output"]
+    assert patch["type"] == "custom_tool_call" and patch["input"] == PATCH
+    second = {**first, "input": [user("create hello.txt"), reasoning, patch,
+                                 {"type": "custom_tool_call_output",
+                                  "call_id": patch["call_id"], "output": "Done!"}]}
+    body = anthropic.encode_request(openai_responses.decode_request(second), "minimax-m2.7",
+                                    Capabilities())
+    resp = post(go, "messages", body)
+    assert resp.status == 200, resp.raw
+    sent = go.completions()[-1].json["messages"]
+    assert [b["type"] for b in sent[1]["content"]] == ["thinking", "tool_use"]
+    assert sent[1]["content"][1]["input"] == {"input": PATCH}
+    assert sent[2]["content"][0]["tool_use_id"] == sent[1]["content"][1]["id"]
