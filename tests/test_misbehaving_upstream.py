@@ -31,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         return
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
         auth_ok = self.headers.get("authorization") == f"Bearer {KEY}" or \
             self.headers.get("x-api-key") == KEY
@@ -136,11 +136,11 @@ def test_invalid_tool_arguments_never_become_an_empty_object(
                        b"data: [DONE]\n\n"]
     # Anthropic client: no tool_use with made-up input; an error the SDK raises.
     claude = anthropic.Anthropic(base_url=gw.url, api_key="x", max_retries=0)
-    with pytest.raises(anthropic.APIError) as info:
-        with claude.messages.stream(model="opencode-go/glm-5.1", max_tokens=50,
-                                    messages=[{"role": "user", "content": "hi"}]) as stream:
-            for _ in stream:
-                pass
+    with pytest.raises(anthropic.APIError) as info, claude.messages.stream(
+            model="opencode-go/glm-5.1", max_tokens=50,
+            messages=[{"role": "user", "content": "hi"}]) as stream:
+        for _ in stream:
+            pass
     assert "not a valid JSON object" in str(info.value)
     # OpenAI client: its dialect carries the raw string, passed on exactly as the model sent it.
     client = openai.OpenAI(base_url=gw.url + "/v1", api_key="x", max_retries=0)

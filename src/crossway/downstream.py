@@ -4,7 +4,10 @@ tests collect it in memory (`MemoryDownstream`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from crossway.exchange import Exchange
 
 JSON_HEADERS = {"content-type": "application/json"}
 SSE_HEADERS = {
@@ -12,6 +15,14 @@ SSE_HEADERS = {
     "cache-control": "no-cache",
     "x-accel-buffering": "no",
 }
+
+
+def served_by(headers: Mapping[str, str], ex: Exchange) -> dict[str, str]:
+    """`headers` plus what served the request: `x-crossway-target` (instance:model that
+    answered) and `x-crossway-attempts` (upstream tries, fallbacks included)."""
+    out = dict(headers)
+    out.update(ex.record.served_headers())
+    return out
 
 
 class ClientGone(Exception):

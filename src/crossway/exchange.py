@@ -32,6 +32,7 @@ class Attempt:
     error: str | None = None
     error_class: str | None = None  # the provider's error class (Zen's `ModelError`, ...)
     retry_after: str | None = None
+    limit_name: str | None = None  # a usage window the upstream named (Go's "5 hour")
     committed: bool = False  # bytes of this attempt reached the client
     usage: ir.Usage | None = None
     cost: float | None = None  # what the upstream said this attempt cost (USD), when it does
@@ -45,6 +46,7 @@ class Attempt:
         self.error = failure.error.message
         self.error_class = failure.error_class
         self.retry_after = failure.retry_after
+        self.limit_name = failure.limit_name
         if failure.status is not None:
             self.status = failure.status
         self.ended = time.perf_counter()

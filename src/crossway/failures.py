@@ -35,13 +35,15 @@ class AttemptFailed(Exception):
     """One upstream attempt failed; `error` is what the client gets if nothing else answers."""
 
     def __init__(self, kind: FailureKind, error: CrosswayError, *, status: int | None = None,
-                 error_class: str | None = None, retry_after: str | None = None) -> None:
+                 error_class: str | None = None, retry_after: str | None = None,
+                 limit_name: str | None = None) -> None:
         super().__init__(error.message)
         self.kind = kind
         self.error = error
         self.status = status  # the upstream's HTTP status, when it answered one
         self.error_class = error_class  # the provider's error class (Zen's `ModelError`, ...)
         self.retry_after = retry_after
+        self.limit_name = limit_name  # a usage window the upstream named (Go's "5 hour")
 
 
 class TransportFailure(Exception):
@@ -77,13 +79,13 @@ def protocol(message: str) -> AttemptFailed:
 
 
 def from_upstream(error: CrosswayError, *, status: int | None, error_class: str | None,
-                  retry_after: str | None) -> AttemptFailed:
+                  retry_after: str | None, limit_name: str | None = None) -> AttemptFailed:
     """An error the upstream answered (mapped by its provider). A rejection of the client's
     own request (bad request, context overflow, too large) is the client's error."""
     client_fault = isinstance(error, InvalidRequest | PayloadTooLarge)
     kind = FailureKind.CLIENT_ERROR if client_fault else FailureKind.UPSTREAM_STATUS
     return AttemptFailed(kind, error, status=status, error_class=error_class,
-                         retry_after=retry_after)
+                         retry_after=retry_after, limit_name=limit_name)
 
 
 def from_stream_error(message: str, status: int, *, protocol_error: bool) -> AttemptFailed:

@@ -14,7 +14,7 @@ import orjson
 from crossway import adapt, failures
 from crossway.dialects import registry
 from crossway.dialects.base import Dialect
-from crossway.downstream import JSON_HEADERS, Downstream
+from crossway.downstream import JSON_HEADERS, Downstream, served_by
 from crossway.errors import CrosswayError, NotImplementedYet
 from crossway.exchange import Attempt, Exchange
 from crossway.failures import AttemptFailed, TransportFailure
@@ -111,7 +111,8 @@ class Relay:
         error = t.provider.map_error(t.instance, failure)
         return failures.from_upstream(error, status=resp.status,
                                       error_class=failure.error_class,
-                                      retry_after=failure.retry_after)
+                                      retry_after=failure.retry_after,
+                                      limit_name=failure.limit_name)
 
     async def _unary(self, ex: Exchange, attempt: Attempt, upstream: Dialect,
                      resp: UpstreamResponse, down: Downstream) -> None:
@@ -141,4 +142,4 @@ class Relay:
         body = orjson.dumps(out)
         attempt.committed = True
         ex.record.mark_first_byte()
-        await down.reply(200, body, JSON_HEADERS)
+        await down.reply(200, body, served_by(JSON_HEADERS, ex))

@@ -18,7 +18,7 @@ import asyncio
 from crossway import adapt, failures, ir
 from crossway.dialects.base import Dialect
 from crossway.dialects.sse import SSEEvent
-from crossway.downstream import SSE_HEADERS, ClientGone, Downstream
+from crossway.downstream import SSE_HEADERS, ClientGone, Downstream, served_by
 from crossway.exchange import Attempt, Exchange
 from crossway.failures import FailureKind, TransportFailure
 from crossway.providers.base import StreamReader
@@ -211,7 +211,7 @@ class _Stream:
             if not self.pump.content:
                 self.held.append(data)
                 return
-            await self.down.open_stream(SSE_HEADERS)
+            await self.down.open_stream(served_by(SSE_HEADERS, self.ex))
             self.committed = self.attempt.committed = True
             self.ex.record.mark_first_byte()
             if self.held:

@@ -110,7 +110,7 @@ def load_settings(
     if env.get("CROSSWAY_API_KEY"):
         api_keys = [env["CROSSWAY_API_KEY"]]
 
-    return Settings(
+    settings = Settings(
         host=host or env.get("CROSSWAY_HOST") or str(server.get("host") or DEFAULT_HOST),
         port=port or _int(env.get("CROSSWAY_PORT") or server.get("port") or DEFAULT_PORT,
                           "server.port"),
@@ -129,7 +129,11 @@ def load_settings(
         backends=tuple(backends),
         log_level=str(env.get("CROSSWAY_LOG_LEVEL") or server.get("log_level") or "INFO").upper(),
         source=f"file {path} + environment" if path else "environment",
+        routing_section=raw.get("routing"),
+        routing_env=env.get("CROSSWAY_ROUTING") or None,
     )
+    settings.routing()  # malformed routing entries stop start-up here, naming the entry
+    return settings
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from crossway.config.routing import RoutingSettings
 
 # A key of crossway.providers.registry.PROVIDER_TYPES ("opencode-go", "openai", ...).
 BackendType = str
@@ -60,6 +63,16 @@ class Settings:
     backends: tuple[BackendSettings, ...] = ()
     log_level: str = "INFO"
     source: str = "defaults"  # where the settings came from, for the start-up log
+    # The `routing:` section as written and CROSSWAY_ROUTING's JSON, kept raw so Settings
+    # pickles to worker processes; parsed (and checked at load time) by `routing()`.
+    routing_section: Any = None
+    routing_env: str | None = None
+
+    def routing(self) -> RoutingSettings:
+        from crossway.config.routing import ENV_VAR, load_routing
+
+        env = {ENV_VAR: self.routing_env} if self.routing_env else {}
+        return load_routing(self.routing_section, env)
 
     def backend(self, name: str) -> BackendSettings | None:
         for b in self.backends:

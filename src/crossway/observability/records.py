@@ -43,6 +43,9 @@ class RequestRecord:
     path: str
     client_dialect: str
     started: float = field(default_factory=time.perf_counter)
+    wall_started: float = field(default_factory=time.time)  # unix seconds, for stores
+    user_agent: str | None = None
+    key_id: str | None = None  # which inbound key was presented (`key2`), never the key
     model: str | None = None
     session_id: str | None = None
     stream: bool = False
@@ -55,6 +58,14 @@ class RequestRecord:
     def mark_first_byte(self) -> None:
         if self.first_byte is None:
             self.first_byte = time.perf_counter()
+
+    def served_headers(self) -> dict[str, str]:
+        """What served (or last failed) this request, for its response headers."""
+        last = self.last
+        if last is None:
+            return {}
+        return {"x-crossway-target": last.target.label,
+                "x-crossway-attempts": str(len(self.attempts))}
 
     @property
     def last(self) -> Attempt | None:

@@ -68,6 +68,9 @@ class UpstreamFailure:
     error_class: str | None  # Zen class name or OpenAI/Anthropic error type
     message: str
     retry_after: str | None
+    # A usage window the upstream named (OpenCode Go's `metadata.limitName`: "5 hour",
+    # "weekly", "monthly"), so cooldowns and the quota meter know which limit was hit.
+    limit_name: str | None = None
 
 
 class Provider:
@@ -170,11 +173,14 @@ class Provider:
             data = None
         cls: str | None = None
         message = ""
+        limit_name: str | None = None
         if isinstance(data, dict):
             err = data.get("error")
+            limit_name = _limit_name(data)
             if isinstance(err, dict):
                 cls = _str_or_none(err.get("type")) or _str_or_none(err.get("code"))
                 message = _str_or_none(err.get("message")) or ""
+                limit_name = limit_name or _limit_name(err)
             elif isinstance(err, str):
                 message = err
             if not message:
@@ -183,7 +189,7 @@ class Provider:
         if not message:
             snippet = _text_snippet(body)
             message = f"upstream answered HTTP {status}" + (f": {snippet}" if snippet else "")
-        return UpstreamFailure(status, cls, message, retry_after)
+        return UpstreamFailure(status, cls, message, retry_after, limit_name)
 
     def map_error(self, instance: Instance, failure: UpstreamFailure) -> CrosswayError:
         """Default: keep the upstream's status and wording (clients' recovery logic matches on
@@ -240,6 +246,11 @@ def context_overflow(failure: UpstreamFailure) -> CrosswayError | None:
     else:
         message = f"prompt is too long: {text}"
     return InvalidRequest(message, code="context_length_exceeded")
+
+
+def _limit_name(obj: dict[str, object]) -> str | None:
+    metadata = obj.get("metadata")
+    return _str_or_none(metadata.get("limitName")) if isinstance(metadata, dict) else None
 
 
 def _str_or_none(v: object) -> str | None:

@@ -12,14 +12,14 @@ from crossway.config.settings import Settings
 from crossway.dialects import registry
 from crossway.errors import CrosswayError, NotFound
 from crossway.observability.records import RequestRecord
-from crossway.observability.sinks import AccessLog, deliver
+from crossway.observability.setup import ObservabilityRuntime
+from crossway.observability.sinks import deliver
 from crossway.providers import build_provider
 from crossway.relay import Relay
-from crossway.routing.plan import Router
-from crossway.routing.policy import FallbackPolicy, Health
+from crossway.routing.setup import RoutingRuntime
 from crossway.server import auth
 from crossway.server.errors import error_response
-from crossway.server.routes import completions, count_tokens, health, models
+from crossway.server.routes import completions, count_tokens, health, models, register_declared
 from crossway.server.state import STATE, AppState
 from crossway.tokens import TokenCounter
 from crossway.transport.http import create_transport
@@ -34,12 +34,13 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Auth, error rendering in the client's dialect, and the per-request record."""
     state = request.app[STATE]
     dialect = registry.for_client(request.path, request.headers)
-    record = RequestRecord(state.ids.next(), request.method, request.path, dialect.name)
+    record = RequestRecord(state.ids.next(), request.method, request.path, dialect.name,
+                           user_agent=request.headers.get("user-agent"))
     request["record"] = record
     response: web.StreamResponse
     try:
         if state.api_keys and request.path not in auth.OPEN_PATHS:
-            auth.check(request.headers, state.api_keys)
+            record.key_id = auth.check(request.headers, state.api_keys)
         response = await handler(request)
     except CrosswayError as err:
         record.outcome, record.error = "error", err.message
@@ -65,6 +66,7 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
     record.status = response.status
     if not response.prepared:
         response.headers["x-request-id"] = record.request_id
+        response.headers.update(record.served_headers())
     if request.path not in auth.OPEN_PATHS:
         # After the response is on its way: the sinks' work is not the client's latency.
         asyncio.get_running_loop().call_soon(deliver, state.sinks, record)
@@ -80,13 +82,16 @@ def _report_tokenizer_failure(fut: asyncio.Future[TokenCounter]) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     providers = [build_provider(b) for b in settings.backends]
-    health_state = Health()
+    routing = RoutingRuntime.create(settings, providers)
+    observability = ObservabilityRuntime.create(settings)
     state = AppState(
         settings=settings,
-        router=Router(providers, health_state),
+        router=routing.router,
         api_keys=tuple(k.encode() for k in settings.api_keys),
-        health=health_state,
-        sinks=[AccessLog()],
+        health=routing.health,
+        sinks=observability.sinks,
+        routing=routing,
+        observability=observability,
     )
     # The body limit is enforced (with a dialect-shaped 413) in server/body.py; aiohttp's
     # own limit equals it and is translated there too.
@@ -105,18 +110,23 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", health.hello, allow_head=False)
     app.router.add_route("HEAD", "/api/hello", health.hello)
     app.router.add_post("/api/event_logging/{tail:.*}", health.event_logging)
+    register_declared(app)  # route modules that declare ROUTES (admin, responses, ...)
 
     async def start(app: web.Application) -> None:
         loop = asyncio.get_running_loop()
         # Not awaited here: cold start is the time to the first served request (~0.3 s less).
         state.tokens = loop.run_in_executor(None, TokenCounter)
         state.tokens.add_done_callback(_report_tokenizer_failure)
-        state.relay = Relay(create_transport(settings), policy=FallbackPolicy(),
-                            health=state.health, ping_interval=settings.ping_interval)
+        await routing.start()
+        await observability.start()
+        state.relay = Relay(create_transport(settings), policy=routing.policy,
+                            health=routing.health, ping_interval=settings.ping_interval)
 
     async def stop(app: web.Application) -> None:
         if state.relay is not None:
             await state.relay.transport.close()
+        await observability.close()
+        await routing.close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

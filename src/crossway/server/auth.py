@@ -24,17 +24,21 @@ def presented_keys(headers: Mapping[str, str]) -> list[str]:
     return keys
 
 
-def check(headers: Mapping[str, str], allowed: Sequence[bytes]) -> None:
+def check(headers: Mapping[str, str], allowed: Sequence[bytes]) -> str:
+    """The id of the key presented (`key1`, `key2`, ... in configuration order; never the key
+    itself), or AuthenticationFailed."""
     presented = presented_keys(headers)
     if not presented:
         raise AuthenticationFailed(
             "missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
             code="missing_api_key")
-    ok = False
+    matched = -1
     for candidate in presented:
         c = candidate.encode()
-        for key in allowed:
+        for i, key in enumerate(allowed):
             # No early exit: every comparison runs, so timing says nothing about which matched.
-            ok |= hmac.compare_digest(c, key)
-    if not ok:
+            if hmac.compare_digest(c, key):
+                matched = i
+    if matched < 0:
         raise AuthenticationFailed("invalid API key", code="invalid_api_key")
+    return f"key{matched + 1}"

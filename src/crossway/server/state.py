@@ -9,10 +9,12 @@ from aiohttp import web
 
 from crossway.config.settings import Settings
 from crossway.observability.records import RequestIds
+from crossway.observability.setup import ObservabilityRuntime
 from crossway.observability.sinks import RecordSink
 from crossway.relay import Relay
 from crossway.routing.plan import Router
 from crossway.routing.policy import Health
+from crossway.routing.setup import RoutingRuntime
 from crossway.tokens import TokenCounter
 
 
@@ -24,6 +26,8 @@ class AppState:
     health: Health = field(default_factory=Health)
     # Every finished request record goes to each sink (access log, stats, store, ...).
     sinks: list[RecordSink] = field(default_factory=list)
+    routing: RoutingRuntime | None = None
+    observability: ObservabilityRuntime | None = None
     relay: Relay | None = None  # created on start-up, inside the event loop
     # Loading the tokenizer takes ~0.3 s: started at start-up in a worker thread, awaited
     # by the first count_tokens request, so the gateway serves completions without waiting.

@@ -60,9 +60,9 @@ def _invalid(where: str, problem: str) -> InvalidRequest:
 
 def check_fields(body: dict[str, Any]) -> None:
     """Types of the optional top-level fields, `stop` and `tool_choice`."""
-    for key, kind in _FIELD_TYPES.items():
-        value = body.get(key)
-        if value is not None and not _has_type(value, kind):
+    for key, value in body.items():  # a body has a handful of keys; the table has 24
+        kind = _FIELD_TYPES.get(key)
+        if kind is not None and value is not None and not _has_type(value, kind):
             raise _invalid(key, f"must be {kind}, not {value!r}"[:200])
     stop = body.get("stop")
     if stop is not None and not isinstance(stop, str) and not (
@@ -75,10 +75,10 @@ def check_fields(body: dict[str, Any]) -> None:
                                       "object naming a function")
 
 
-def check_images(messages: list[Any]) -> None:
+def check_images(messages: list[Any], first: int = 0) -> None:
     """Inline images must be base64 data URLs; upstreams reject anything else, some with
-    errors that do not name the field."""
-    for i, m in enumerate(messages):
+    errors that do not name the field. `first`: the index of messages[0] in the request."""
+    for i, m in enumerate(messages, first):
         content = m.get("content") if isinstance(m, dict) else None
         if type(content) is not list:
             continue
@@ -107,8 +107,9 @@ def preflight(body: dict[str, Any]) -> Preflight:
         if m.get("role") not in _ROLES:
             raise _invalid(f"messages[{i}].role",
                            "must be one of system, developer, user, assistant, tool")
+        if type(m.get("content")) is list:
+            check_images([m], i)
     check_fields(body)
-    check_images(messages)
     opts = body.get("stream_options")
     include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
     return Preflight(model, body.get("stream") is True, include_usage)
