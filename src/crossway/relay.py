@@ -135,7 +135,7 @@ class Relay:
             try:
                 parsed = upstream.decode_response(data, t.caps)
                 adapt.restore_response(parsed, attempt.restore_names)
-                out = ex.client.encode_response(parsed, requested)
+                out = ex.client.encode_response(parsed, requested, ex.ir_request())
             except CrosswayError as exc:
                 raise failures.AttemptFailed(failures.FailureKind.PROTOCOL, exc) from exc
             attempt.usage = parsed.usage

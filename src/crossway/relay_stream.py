@@ -34,7 +34,8 @@ class _Translated:
     def __init__(self, ex: Exchange, attempt: Attempt, upstream: Dialect) -> None:
         self.decoder = upstream.stream_decoder(attempt.target.caps)
         self.encoder = ex.client.stream_encoder(ex.plan.requested,
-                                                include_usage=ex.include_usage)
+                                                include_usage=ex.include_usage,
+                                                request=ex.ir_request())
         self.ex, self.attempt = ex, attempt
         self.content = False  # something beyond MessageStart was decoded
 
@@ -109,8 +110,8 @@ class _Passthrough:
                 _note_mid_stream(self.ex, self.attempt, kind, err.message)
                 # The upstream's own error frame is forwarded; one crossway detected (a frame
                 # it cannot parse) is replaced by an error event of its own.
-                piece = piece or self.upstream.error_frame(err.message, status=err.status,
-                                                           error_type=err.type)
+                piece = piece or inner.error_frame(err.message, status=err.status,
+                                                   error_type=err.type)
             if piece:
                 out.append(piece)
             if inner.done:
@@ -130,7 +131,7 @@ class _Passthrough:
     def fail(self, message: str, status: int, kind: FailureKind) -> bytes:
         self.inner.done = True
         _note_mid_stream(self.ex, self.attempt, kind, message)
-        return self.upstream.error_frame(message, status=status)
+        return self.inner.error_frame(message, status=status)
 
 
 _Pump = _Translated | _Passthrough

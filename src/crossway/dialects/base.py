@@ -56,6 +56,12 @@ class PassthroughStream(Protocol):
 
     def feed(self, event: SSEEvent) -> bytes: ...
 
+    def error_frame(self, message: str, *, status: int = 502,
+                    error_type: str = "api_error") -> bytes:
+        """The in-stream error that ends this forwarded stream after its commit (a dialect
+        whose streams carry ids and sequence numbers continues them)."""
+        ...
+
 
 class Dialect:
     """Base of every dialect object; each dialect package subclasses it once."""
@@ -96,13 +102,17 @@ class Dialect:
     def decode_response(self, body: dict[str, Any], caps: Capabilities) -> ir.Response:
         raise NotImplementedError
 
-    def encode_response(self, resp: ir.Response, model: str) -> dict[str, Any]:
+    def encode_response(self, resp: ir.Response, model: str,
+                        request: ir.Request | None = None) -> dict[str, Any]:
+        """`request`: the client's decoded request, for dialects whose answers depend on it
+        (Responses: custom tools come back as custom_tool_call)."""
         raise NotImplementedError
 
     def stream_decoder(self, caps: Capabilities) -> StreamDecoder:
         raise NotImplementedError
 
-    def stream_encoder(self, model: str, *, include_usage: bool) -> StreamEncoder:
+    def stream_encoder(self, model: str, *, include_usage: bool,
+                       request: ir.Request | None = None) -> StreamEncoder:
         raise NotImplementedError
 
     # ------------------------------------------------------------ same-dialect fast path

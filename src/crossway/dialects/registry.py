@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 
-from crossway.dialects import anthropic, openai_chat
+import crossway.dialects
+from crossway.dialects import openai_chat
 from crossway.dialects.base import Dialect
 from crossway.errors import NotImplementedYet
 
-_DIALECTS: dict[str, Dialect] = {d.name: d for d in (anthropic.DIALECT, openai_chat.DIALECT)}
+
+def _discover() -> dict[str, Dialect]:
+    """Every dialect package that defines a `DIALECT` object registers itself: adding a
+    dialect touches only its own package."""
+    found: dict[str, Dialect] = {}
+    for info in sorted(pkgutil.iter_modules(crossway.dialects.__path__), key=lambda m: m.name):
+        if not info.ispkg:
+            continue
+        module = importlib.import_module(f"crossway.dialects.{info.name}")
+        dialect = getattr(module, "DIALECT", None)
+        if isinstance(dialect, Dialect):
+            found[dialect.name] = dialect
+    return found
+
+
+_DIALECTS: dict[str, Dialect] = _discover()
 # Paths no dialect claims (and errors before routing) answer in OpenAI's shape, the one most
 # generic clients parse.
 DEFAULT: Dialect = openai_chat.DIALECT

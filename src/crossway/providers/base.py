@@ -157,6 +157,23 @@ class Provider:
         """Last hook before sending: sees the final bytes (AWS SigV4 signs them)."""
         return request
 
+    def models_request(self, instance: Instance) -> UpstreamRequest | None:
+        """The request that lists this backend's models (`GET {base}/models` with the
+        instance's key by default); None where the upstream has no listing."""
+        key = instance.key.key
+        headers = {"accept": "application/json", "user-agent": USER_AGENT}
+        if key:
+            headers["authorization"] = "Bearer " + key
+        headers.update(self.settings.headers)
+        return UpstreamRequest("GET", self.base_url + "/models", headers)
+
+    def parse_models(self, body: bytes) -> list[str]:
+        """Model ids from a listing answer (OpenAI's list shape by default: `data[].id`)."""
+        data = orjson.loads(body)
+        items = data.get("data") if isinstance(data, dict) else None
+        return [m["id"] for m in items or ()
+                if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
     def stream_reader(self) -> StreamReader:
         """The framing parser of this provider's streams (SSE unless it says otherwise)."""
         return SSEParser()

@@ -58,13 +58,15 @@ class AnthropicMessages(Dialect):
     def decode_response(self, body: dict[str, Any], caps: Capabilities) -> ir.Response:
         return decode_response(body, caps)
 
-    def encode_response(self, resp: ir.Response, model: str) -> dict[str, Any]:
+    def encode_response(self, resp: ir.Response, model: str,
+                        request: ir.Request | None = None) -> dict[str, Any]:
         return encode_response(resp, model)
 
     def stream_decoder(self, caps: Capabilities) -> StreamDecoder:
         return StreamDecoder(caps)
 
-    def stream_encoder(self, model: str, *, include_usage: bool) -> StreamEncoder:
+    def stream_encoder(self, model: str, *, include_usage: bool,
+                       request: ir.Request | None = None) -> StreamEncoder:
         return StreamEncoder(model, include_usage=include_usage)
 
     def passthrough_ok(self, body: dict[str, Any], caps: Capabilities) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from crossway import ir, signatures
+from crossway.dialects.anthropic.stream_encode import StreamEncoder
 from crossway.dialects.anthropic.wire import ERROR_STATUS, merge_usage, usage_from_wire
 from crossway.dialects.caps import Capabilities
 from crossway.dialects.sse import SSEEvent, frame
@@ -94,6 +95,11 @@ class MessagesPassthrough:
         if ev.event is None:  # Anthropic clients need `event:` lines (spec B0)
             return frame(ev.data, kind)
         return ev.raw + b"\n\n"
+
+    def error_frame(self, message: str, *, status: int = 502,
+                    error_type: str = "api_error") -> bytes:
+        return StreamEncoder("", include_usage=False).encode(
+            ir.StreamError(message, error_type, status))
 
     def _merge_usage(self, usage: Any) -> None:
         # message_start carries input counts, message_delta cumulative output: merge them.

@@ -16,6 +16,7 @@ import orjson
 from crossway import ir
 from crossway.dialects.caps import Capabilities
 from crossway.dialects.openai_chat.request_encode import history_rules
+from crossway.dialects.openai_chat.stream_encode import StreamEncoder
 from crossway.dialects.openai_chat.wire import decode_usage, error_event
 from crossway.dialects.sse import SSEEvent
 
@@ -123,6 +124,11 @@ class ChatPassthrough:
         for old, new in self.renames:
             raw = raw.replace(old, new)
         return raw + b"\n\n"
+
+    def error_frame(self, message: str, *, status: int = 502,
+                    error_type: str = "api_error") -> bytes:
+        return StreamEncoder("", include_usage=False).encode(
+            ir.StreamError(message, error_type, status))
 
     def _fail(self, message: str, *, protocol: bool) -> bytes:
         self.done = True
