@@ -1,5 +1,5 @@
 """Backends beyond the Go defaults: the Zen tier, generic OpenAI / Anthropic backends from YAML,
-model-protocol overrides, and the not-yet-supported Responses upstream dialect."""
+model-protocol overrides, and the Responses upstream dialect."""
 
 from __future__ import annotations
 
@@ -85,18 +85,29 @@ def test_images_cross_dialects(gateway: Gateway, fake_go: FakeOpenCode) -> None:
                          "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
 
 
-def test_responses_dialect_models_answer_501(gateway: Gateway, fake_go: FakeOpenCode) -> None:
+def test_responses_dialect_models_serve_chat_and_messages_clients(
+        gateway: Gateway, fake_go: FakeOpenCode) -> None:
+    """grok-4.5 is served on Go's /responses only: chat and messages clients reach it through
+    the Responses upstream dialect, with Bearer auth and the session header."""
+    fake_go.script(Reply(text="grok over chat"), Reply(text="grok over messages"))
     body = {"model": "opencode-go/grok-4.5", "max_tokens": 10,
             "messages": [{"role": "user", "content": "hi"}]}
     status, _, payload = request(gateway, "POST", "/v1/chat/completions",
                                  json.dumps(body).encode(), {"content-type": "application/json"})
-    assert status == 501
-    assert "Responses" in json.loads(payload)["error"]["message"]
+    assert status == 200, payload
+    assert json.loads(payload)["choices"][0]["message"]["content"] == "grok over chat"
     status, _, payload = request(gateway, "POST", "/v1/messages", json.dumps(body).encode(),
                                  {"content-type": "application/json",
                                   "anthropic-version": "2023-06-01"})
-    assert status == 501 and json.loads(payload)["type"] == "error"
-    assert fake_go.completions() == []
+    assert status == 200, payload
+    assert json.loads(payload)["content"][0]["text"] == "grok over messages"
+    sent = fake_go.completions()
+    assert [r.path.rsplit("/", 1)[-1] for r in sent] == ["responses", "responses"]
+    for rec in sent:
+        assert rec.status == 200
+        assert rec.json["model"] == "grok-4.5" and rec.json["store"] is False
+        assert rec.headers["authorization"].startswith("Bearer ")
+        assert rec.headers["x-opencode-session"].startswith("ses_")
 
 
 @pytest.fixture(scope="module")
