@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # Environment variables that would make a test depend on the developer's machine.
-_SCRUB_PREFIXES = ("OPENCODE_", "CROSSWAY_", "ANTHROPIC_", "OPENAI_")
+_SCRUB_PREFIXES = ("OPENCODE_", "CROSSWAY_", "ANTHROPIC_", "OPENAI_",
+                   # providers configured by environment alone (seed 003's table)
+                   "GEMINI_", "VERTEX_", "DEEPSEEK_", "GROQ_", "OPENROUTER_", "ZAI_", "XAI_",
+                   "BAILIAN_", "MINIMAX_", "XIAOMI_", "AZURE_", "ORACLE_", "OLLAMA_", "VLLM_",
+                   "BEDROCK_", "CONFIGURED_PROVIDER_MODELS_MODE",
+                   # the credential chains Vertex and Bedrock read
+                   "AWS_", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_")
 
 
 def request(gw: Gateway, method: str, path: str, body: bytes | None = None,

@@ -16,6 +16,7 @@ File shape (seed 000):
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any, cast
 
 import yaml
 
+from crossway.config.env_backends import env_backends
 from crossway.config.settings import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_HOST,
@@ -33,10 +35,14 @@ from crossway.config.settings import (
     BackendSettings,
     Dialect,
     KeySpec,
+    ModelsMode,
     Settings,
 )
 from crossway.errors import ConfigError
+from crossway.providers.presets import PRESETS
 from crossway.providers.registry import backend_types
+
+log = logging.getLogger("crossway.config")
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -48,7 +54,10 @@ _DIALECT_WORDS: dict[str, Dialect] = {
     "openai_chat": "openai_chat",
     "responses": "openai_responses",
     "openai_responses": "openai_responses",
+    "gemini": "gemini",
+    "google": "gemini",
 }
+_PRESET_NAMES = frozenset(p.name for p in PRESETS) - {"openai"}
 
 
 class _OpenCodeTier:
@@ -105,6 +114,13 @@ def load_settings(
     file_backends = _section(raw, "backends")
     backends = [_file_backend(name, spec) for name, spec in file_backends.items()]
     backends = _apply_opencode_env(backends, env)
+    listen_host = host or env.get("CROSSWAY_HOST") or str(server.get("host") or DEFAULT_HOST)
+    listen_port = port or _int(env.get("CROSSWAY_PORT") or server.get("port") or DEFAULT_PORT,
+                               "server.port")
+    found = env_backends(env, {b.name for b in backends}, (listen_host, listen_port))
+    backends += found.backends
+    for notice in found.notices:
+        log.warning("%s", notice)
 
     api_keys = [k for k in _str_list(auth.get("api_keys"), "auth.api_keys") if k]
     if env.get("CROSSWAY_API_KEY"):
@@ -131,6 +147,7 @@ def load_settings(
         source=f"file {path} + environment" if path else "environment",
         routing_section=raw.get("routing"),
         routing_env=env.get("CROSSWAY_ROUTING") or None,
+        notices=found.notices,
     )
     settings.routing()  # malformed routing entries stop start-up here, naming the entry
     return settings
@@ -229,6 +246,16 @@ def _file_backend(name: str, spec: Any) -> BackendSettings:
     headers = spec.get("headers") or {}
     if not isinstance(headers, dict):
         raise ConfigError(f"{where}.headers must be a mapping")
+    options = spec.get("options") or {}
+    if not isinstance(options, dict):
+        raise ConfigError(f"{where}.options must be a mapping")
+    mode_word = spec.get("models_mode") or "discover"
+    modes: dict[str, ModelsMode] = {"discover": "discover", "fallback": "fallback",
+                                    "allowlist": "allowlist"}
+    if mode_word not in modes:
+        raise ConfigError(f"{where}.models_mode must be discover, fallback or allowlist")
+    mode = modes[mode_word]
+    dialect_urls = _dialect_urls(spec.get("dialect_urls"), where) or console_urls(api_url)
     return BackendSettings(
         name=name,
         type=str(btype),
@@ -238,7 +265,42 @@ def _file_backend(name: str, spec: Any) -> BackendSettings:
         model_protocol_overrides=overrides,
         models=tuple(_str_list(spec.get("models"), f"{where}.models")),
         headers={str(k): str(v) for k, v in headers.items()},
+        # `type: openai` stays the plain OpenAI-compatible backend it always was; any other
+        # preset type (deepseek, zai, azure, ...) brings its preset's quirks.
+        preset=str(spec.get("preset") or (btype if btype in _PRESET_NAMES else "")),
+        models_mode=mode,
+        dialect_urls=dialect_urls,
+        options={str(k).upper(): str(v) for k, v in options.items()},
     )
+
+
+def _dialect_urls(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}.dialect_urls must be a mapping of dialect to URL")
+    out: dict[str, str] = {}
+    for word, url in value.items():
+        dialect = _DIALECT_WORDS.get(str(word).lower())
+        if dialect is None or not isinstance(url, str) or not url.startswith("http"):
+            raise ConfigError(f"{where}.dialect_urls.{word}: expected a dialect (openai, "
+                              f"anthropic, responses, gemini) and an http(s) URL")
+        out[dialect] = url.rstrip("/")
+    return out
+
+
+def console_urls(url: str) -> dict[str, str]:
+    """OpenCode's console inference base (`https://opencode.ai/inference`) serves each API
+    family under its own prefix; `/zen/...` URLs serve all of them under one."""
+    base = url.rstrip("/")
+    if not base.endswith("/inference"):
+        return {}
+    return {
+        "openai_chat": base + "/openai/v1",
+        "openai_responses": base + "/openai/v1",
+        "anthropic": base + "/anthropic/v1",
+        "gemini": base + "/google/v1beta",
+    }
 
 
 def discover_keys(env: Mapping[str, str], var: str) -> list[KeySpec]:
@@ -275,6 +337,9 @@ def _apply_opencode_env(
             name=current.name, type=current.type, api_url=url, keys=keys,
             key_hint=hint if not current.keys else current.key_hint,
             model_protocol_overrides=current.model_protocol_overrides,
-            models=current.models, headers=current.headers,
+            models=current.models, headers=current.headers, preset=current.preset,
+            models_mode=current.models_mode, options=current.options,
+            dialect_urls=console_urls(url) if url != current.api_url else
+            current.dialect_urls,
         )
     return list(by_name.values())

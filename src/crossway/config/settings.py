@@ -11,7 +11,11 @@ if TYPE_CHECKING:
 # A key of crossway.providers.registry.PROVIDER_TYPES ("opencode-go", "openai", ...).
 BackendType = str
 # Upstream wire dialects. Config files say "openai" for chat/completions (seed 000).
-Dialect = Literal["anthropic", "openai_chat", "openai_responses"]
+Dialect = Literal["anthropic", "openai_chat", "openai_responses", "gemini"]
+# Where a backend's model list comes from: the upstream listing only; the listing, with the
+# configured list when the listing fails or is empty; the configured list only (seed 003's
+# CONFIGURED_PROVIDER_MODELS_MODE).
+ModelsMode = Literal["discover", "fallback", "allowlist"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -49,6 +53,16 @@ class BackendSettings:
     # named explicitly with this backend's selector".
     models: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    # The provider preset (crossway.providers.presets) whose quirks apply; "" for a plain
+    # OpenAI- or Anthropic-compatible backend declared in YAML.
+    preset: str = ""
+    models_mode: ModelsMode = "discover"
+    # A base URL per upstream dialect, where one service has one per API family (OpenCode's
+    # console endpoints); a dialect not listed uses `api_url`.
+    dialect_urls: dict[str, str] = field(default_factory=dict)
+    # Provider-specific settings (Azure's API_VERSION, Vertex's PROJECT/LOCATION/AUTH_TYPE,
+    # Bedrock's region), by the field names of the preset.
+    options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,8 @@ class Settings:
     # pickles to worker processes; parsed (and checked at load time) by `routing()`.
     routing_section: Any = None
     routing_env: str | None = None
+    # Configuration that was ignored at load time, and why, in plain words (logged at start).
+    notices: tuple[str, ...] = ()
 
     def routing(self) -> RoutingSettings:
         from crossway.config.routing import ENV_VAR, load_routing

@@ -25,6 +25,16 @@ class Capabilities:
     # The model's output can need repair even for a same-dialect client (Kimi leaks raw
     # tool-call tokens into content), so it never takes the passthrough fast path.
     repair_output: bool = False
+    # The output limit travels as `max_completion_tokens` (OpenAI's newer models reject
+    # `max_tokens`; Azure and Bailian prefer it).
+    max_completion_tokens: bool = False
+    # A reasoning model that rejects sampling parameters (temperature, top_p, penalties)
+    # unless its reasoning is switched off (OpenAI o-series and GPT-5).
+    reasoning_rejects_sampling: bool = False
+    # Reasoning in and out through OpenRouter's `reasoning` request field.
+    reasoning_field: bool = False
+    # The model always thinks and rejects `thinking: {"type": "disabled"}` (Z.ai GLM: [1210]).
+    always_thinking: bool = False
     # Clamp for max_tokens, when known.
     max_output_tokens: int | None = None
     # Output tokens to ask for when the client gave no max_tokens (Anthropic requires it).

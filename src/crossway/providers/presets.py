@@ -118,7 +118,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset("groq", "GROQ", "openai_chat", "https://api.groq.com/openai/v1", "bearer",
            "llama-3.3-70b-versatile"),
     Preset("openrouter", "OPENROUTER", "openai_chat", "https://openrouter.ai/api/v1", "bearer",
-           "google/gemini-2.5-flash",
+           "google/gemini-2.5-flash", options={"HTTP_REFERER": None, "X_TITLE": None},
            quirks=Quirks(reasoning_field=True, optional_headers=("HTTP-Referer", "X-Title"))),
     Preset("zai", "ZAI", "openai_chat", "https://api.z.ai/api/paas/v4", "bearer", "glm-5.1",
            quirks=Quirks(thinking_switch=True, always_thinking=True),
@@ -148,9 +148,12 @@ PRESETS: tuple[Preset, ...] = (
            trigger="BASE_URL"),
     Preset("vllm", "VLLM", "openai_chat", None, "bearer", "meta-llama/Llama-3.1-8B-Instruct",
            key="optional", trigger="BASE_URL"),
-    Preset("bedrock", "BEDROCK", "bedrock_converse", None, "aws-sigv4",
+    # Anthropic's models through InvokeModel (Anthropic's body and events, AWS framing);
+    # the Converse API for other model families is not supported yet.
+    Preset("bedrock", "BEDROCK", "anthropic", None, "aws-sigv4",
            "anthropic.claude-3-5-haiku-20241022-v1:0", key="none", trigger="BASE_URL",
-           models_path=None, extra="bedrock",
+           options={"REGION": None}, models_path=None, extra="bedrock",
+           quirks=Quirks(anthropic_native=True),
            note="BEDROCK_BASE_URL is a region (us-east-1) or an endpoint URL; AWS credential "
                 "chain"),
 )
