@@ -20,7 +20,7 @@ from crossway.config.settings import BackendSettings, Dialect
 from crossway.dialects import Capabilities, gemini
 from crossway.errors import CrosswayError, ServiceUnavailable, UpstreamError
 from crossway.providers.base import USER_AGENT, Instance, UpstreamFailure
-from crossway.providers.generic import PresetMixin
+from crossway.providers.generic import PresetMixin, key_refused
 from crossway.transport.base import UpstreamRequest
 
 if TYPE_CHECKING:
@@ -61,8 +61,9 @@ class GeminiProvider(PresetMixin):
         # parse_failure kept the most specific name: an ErrorInfo reason, else the status.
         name = failure.error_class
         grpc, reason = (name, None) if name in _GRPC_NAMES else (None, name)
-        return gemini.map_error(gemini.GeminiError(failure.status, grpc, failure.message,
-                                                   reason, failure.retry_after))
+        err = gemini.map_error(gemini.GeminiError(failure.status, grpc, failure.message,
+                                                  reason, failure.retry_after))
+        return key_refused(self, instance, err)
 
 
 _GRPC_NAMES = frozenset((

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossway.config.settings import BackendSettings, Dialect
 from crossway.dialects import Capabilities
-from crossway.errors import CrosswayError, InvalidRequest
+from crossway.errors import AuthenticationFailed, CrosswayError, InvalidRequest, UpstreamError
 from crossway.providers.base import Instance, Provider, UpstreamFailure
 from crossway.providers.catalog import family_capabilities
 from crossway.providers.presets import Preset, Quirks, preset
@@ -65,6 +65,17 @@ def apply_quirks(caps: Capabilities, quirks: Quirks, model: str) -> Capabilities
     return dataclasses.replace(caps, **changes) if changes else caps
 
 
+def key_refused(provider: Provider, instance: Instance, err: CrosswayError) -> CrosswayError:
+    """An upstream that refuses our key is not the client's credentials failing: a 401 would
+    make Claude Code ask its user to log in again. Say which key was refused instead."""
+    if not isinstance(err, AuthenticationFailed):
+        return err
+    out = UpstreamError(f"{instance.name} ({provider.base_url}) rejected the API key from "
+                        f"{instance.key.source}: {err.message}", code=err.code)
+    out.should_retry = False
+    return out
+
+
 class PresetMixin(Provider):
     """What every preset-driven provider shares: quirks as capabilities, keyless instances,
     the models mode, and the listing shape."""
@@ -92,6 +103,9 @@ class PresetMixin(Provider):
             h.pop("authorization", None)
             h.pop("x-api-key", None)
         return h
+
+    def map_error(self, instance: Instance, failure: UpstreamFailure) -> CrosswayError:
+        return key_refused(self, instance, super().map_error(instance, failure))
 
     def models_request(self, instance: Instance) -> UpstreamRequest | None:
         if self.settings.models_mode == "allowlist":
