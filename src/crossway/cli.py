@@ -15,6 +15,7 @@ from crossway import __version__
 from crossway.config.loader import load_settings
 from crossway.config.settings import Settings
 from crossway.errors import ConfigError
+from crossway.observability import usage_report
 
 log = logging.getLogger("crossway")
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
     doctor.add_argument("--timeout", type=float, default=10.0,
                         help="seconds to wait for each upstream check (default 10)")
+    usage_report.register(sub)
     return p
 
 
@@ -80,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "doctor":
         _doctor(args)  # reports a configuration error as one of its findings
+    if args.command == "usage":
+        raise SystemExit(usage_report.run(args))
     try:
         settings = load_settings(args.config, os.environ,
                                  host=getattr(args, "host", None), port=getattr(args, "port", None))
@@ -184,12 +188,27 @@ def _serve_workers(settings: Settings, workers: int) -> None:
 
 
 def _serve(settings: Settings, reuse_port: bool = False) -> None:
+    from crossway.observability.logsetup import configure
+    from crossway.observability.setup import log_format
+
+    try:
+        as_json = log_format(os.environ) == "json"
+    except ConfigError as exc:
+        print(f"crossway: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    # Lines are written by a thread: a slow terminal or pipe never stalls the event loop.
+    listener = configure(settings.log_level, as_json)
+    try:
+        _run(settings, reuse_port)
+    finally:
+        listener.stop()
+
+
+def _run(settings: Settings, reuse_port: bool) -> None:
     from aiohttp import web
 
     from crossway.server.app import create_app
 
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         import uvloop
     except ImportError:

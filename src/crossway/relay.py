@@ -9,6 +9,8 @@ After the commit, a stream reports failures in-band and no second upstream reque
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
 from crossway import adapt, failures
@@ -18,7 +20,7 @@ from crossway.downstream import JSON_HEADERS, Downstream, served_by
 from crossway.errors import CrosswayError, NotImplementedYet
 from crossway.exchange import Attempt, Exchange
 from crossway.failures import AttemptFailed, TransportFailure
-from crossway.relay_stream import pump_stream
+from crossway.relay_stream import body_cost, pump_stream
 from crossway.routing.plan import Target
 from crossway.routing.policy import FallbackPolicy, Health
 from crossway.transport.base import MAX_ERROR_BODY, MAX_RESPONSE_BODY, Transport, UpstreamResponse
@@ -87,6 +89,8 @@ class Relay:
             raise failures.from_transport(exc, t.instance.name, t.provider.base_url) from exc
         finally:
             resp.release()
+            if attempt.ended is None:
+                attempt.ended = time.perf_counter()
 
     def _body(self, ex: Exchange, attempt: Attempt, upstream: Dialect) -> dict[str, object]:
         t = attempt.target
@@ -127,6 +131,10 @@ class Relay:
             raise failures.protocol(
                 f"{t.instance.name} answered with a JSON {type(data).__name__}")
         requested = ex.plan.requested
+        # Zen's own figure for this request (spec A8). On the fast path the field is left in
+        # the body, as Zen itself answers it: SDKs ignore fields they do not know, and a
+        # client of crossway sees what a client of Zen sees.
+        attempt.cost = body_cost(data)
         if attempt.fast:
             # Only usage is read from a passed-through body (a full decode costs ~4 us more).
             attempt.usage = upstream.passthrough_unary(data, requested)
@@ -143,3 +151,4 @@ class Relay:
         attempt.committed = True
         ex.record.mark_first_byte()
         await down.reply(200, body, served_by(JSON_HEADERS, ex))
+        ex.record.mark_ended()

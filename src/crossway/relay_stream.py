@@ -7,13 +7,19 @@ client response is committed only at the first content (or a successful end): wh
 before (a message_start, a role-only chunk) is held, so a stream that fails before saying
 anything is a real HTTP error, which SDKs retry and the relay may still fall back from
 (spec B3.1). After the commit a failure ends the stream with an error event in the client's
-dialect, never a fake success (spec B3.8). Both stop at the upstream's terminal event,
-dropping Zen's trailing cost frames (spec A8).
+dialect, never a fake success (spec B3.8). Both stop forwarding at the upstream's terminal
+event: Zen's trailing cost frame (spec A8) never reaches the client. It is read, though, after
+the client's stream is closed (so it delays nobody), also when the client has already gone,
+for at most TRAILER_WAIT seconds, into Attempt.cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
 
 from crossway import adapt, failures, ir
 from crossway.dialects.base import Dialect
@@ -23,6 +29,39 @@ from crossway.exchange import Attempt, Exchange
 from crossway.failures import FailureKind, TransportFailure
 from crossway.providers.base import StreamReader
 from crossway.transport.base import UpstreamResponse
+
+log = logging.getLogger("crossway")
+
+# Zen writes its cost frame right after the upstream's end: waiting longer than this for it
+# means the upstream is not Zen or the frame is lost; the cost is then estimated.
+TRAILER_WAIT = 1.5
+
+
+def frame_cost(ev: SSEEvent) -> float | None:
+    """The `cost` of a trailing frame (`{"type":"ping","cost":"0.0042"}` or a chat chunk with
+    `"choices":[],"cost":...`), as a number of US dollars; None for any other frame."""
+    data = ev.data
+    if b'"cost"' not in data:
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return body_cost(obj)
+
+
+def body_cost(obj: object) -> float | None:
+    """A top-level `cost` (a decimal string or a number) of a JSON object."""
+    if not isinstance(obj, dict):
+        return None
+    value = obj.get("cost")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        cost = float(value)
+    except ValueError:
+        return None
+    return cost if cost >= 0 else None
 
 
 def _note_mid_stream(ex: Exchange, attempt: Attempt, kind: FailureKind, message: str) -> None:
@@ -38,6 +77,7 @@ class _Translated:
                                                 request=ex.ir_request())
         self.ex, self.attempt = ex, attempt
         self.content = False  # something beyond MessageStart was decoded
+        self.trailer: list[SSEEvent] = []  # events that came after the terminal one
 
     @property
     def done(self) -> bool:
@@ -45,9 +85,10 @@ class _Translated:
 
     def feed(self, events: list[SSEEvent]) -> bytes:
         out: list[bytes] = []
-        for ev in events:
+        for i, ev in enumerate(events):
             self._translate(self.decoder.feed(ev), out)
             if self.decoder.done:
+                self.trailer = events[i + 1:]
                 break
         return b"".join(out)
 
@@ -86,6 +127,7 @@ class _Passthrough:
             include_usage=ex.include_usage)
         self.upstream = upstream
         self.ex, self.attempt = ex, attempt
+        self.trailer: list[SSEEvent] = []  # events that came after the terminal one
 
     @property
     def done(self) -> bool:
@@ -98,7 +140,7 @@ class _Passthrough:
     def feed(self, events: list[SSEEvent]) -> bytes:
         inner = self.inner
         out: list[bytes] = []
-        for ev in events:
+        for i, ev in enumerate(events):
             piece = inner.feed(ev)
             err = inner.error
             if err is not None:
@@ -115,6 +157,7 @@ class _Passthrough:
             if piece:
                 out.append(piece)
             if inner.done:
+                self.trailer = events[i + 1:]
                 break
         if inner.usage is not None:
             self.attempt.usage = inner.usage
@@ -172,10 +215,12 @@ class _Stream:
 
     async def run(self, resp: UpstreamResponse, reader: StreamReader) -> None:
         name = self.attempt.target.instance.name
+        record = self.ex.record
+        chunks = aiter(resp.chunks())
         pinger = asyncio.create_task(self._keepalive())
         try:
             try:
-                await self._pump(resp, reader)
+                await self._pump(chunks, reader)
             except TransportFailure as exc:
                 if not self.committed:
                     raise  # the relay turns it into an attempt failure (and maybe a fallback)
@@ -183,7 +228,10 @@ class _Stream:
                 await self._send(self.pump.fail(f"{name} {words} ({exc.detail})", status,
                                                 exc.kind))
         except ClientGone:
-            self.ex.record.outcome = "client_closed"
+            record.outcome = "client_closed"
+            record.mark_ended()
+            if self.pump.done:
+                await self._trailer(chunks, reader)
             return
         finally:
             pinger.cancel()
@@ -193,17 +241,45 @@ class _Stream:
         try:
             await self.down.close_stream()
         except ClientGone:
-            self.ex.record.outcome = "client_closed"
+            record.outcome = "client_closed"
+        record.mark_ended()
+        if self.pump.done and self.attempt.failure is None:
+            await self._trailer(chunks, reader)
 
-    async def _pump(self, resp: UpstreamResponse, reader: StreamReader) -> None:
+    async def _pump(self, chunks: AsyncIterator[bytes], reader: StreamReader) -> None:
         pump = self.pump
-        async for chunk in resp.chunks():
+        async for chunk in chunks:
             await self._send(pump.feed(reader.feed(chunk)))
             if pump.done:
                 return
         await self._send(pump.feed(reader.flush()))
         if not pump.done:
             await self._send(pump.finish())
+
+    async def _trailer(self, chunks: AsyncIterator[bytes], reader: StreamReader) -> None:
+        """Read Zen's cost frame after the terminal event (the client's stream is closed or
+        gone by now): from what came with the terminal event, else from what follows, until
+        the upstream's end or TRAILER_WAIT seconds."""
+        if self._take_cost(self.pump.trailer):
+            return
+        try:
+            async with asyncio.timeout(TRAILER_WAIT):
+                async for chunk in chunks:
+                    if self._take_cost(reader.feed(chunk)):
+                        return
+                self._take_cost(reader.flush())
+        except (TimeoutError, TransportFailure) as exc:
+            # Not an error of the request (it is answered): the cost is estimated instead.
+            log.debug("%s: no cost frame after the stream's end (%s)",
+                      self.ex.record.request_id, exc)
+
+    def _take_cost(self, events: list[SSEEvent]) -> bool:
+        for ev in events:
+            cost = frame_cost(ev)
+            if cost is not None:
+                self.attempt.cost = cost
+                return True
+        return False
 
     async def _send(self, data: bytes) -> None:
         if not data:

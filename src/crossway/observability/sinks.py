@@ -18,10 +18,13 @@ class RecordSink(Protocol):
 
 
 class AccessLog:
-    """One line per request on logger `crossway.access`."""
+    """One line per request on logger `crossway.access` (a JSON object when `as_json`)."""
+
+    def __init__(self, as_json: bool = False) -> None:
+        self.as_json = as_json
 
     def accept(self, record: RequestRecord) -> None:
-        record.log()
+        record.log(self.as_json)
 
 
 def deliver(sinks: list[RecordSink], record: RequestRecord) -> None:

@@ -6,11 +6,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
 from crossway.config.settings import Settings
 from crossway.dialects import registry
-from crossway.errors import CrosswayError, NotFound
+from crossway.errors import CrosswayError, NotFound, ServiceUnavailable
 from crossway.observability.records import RequestRecord
 from crossway.observability.setup import ObservabilityRuntime
 from crossway.observability.sinks import deliver
@@ -33,13 +34,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Auth, error rendering in the client's dialect, and the per-request record."""
     state = request.app[STATE]
-    dialect = registry.for_client(request.path, request.headers)
-    record = RequestRecord(state.ids.next(), request.method, request.path, dialect.name,
+    path = request.path
+    if path.startswith(auth.ADMIN_PREFIXES):
+        return await _operator(request, handler, state)
+    dialect = registry.for_client(path, request.headers)
+    record = RequestRecord(state.ids.next(), request.method, path, dialect.name,
                            user_agent=request.headers.get("user-agent"))
     request["record"] = record
+    in_flight = state.observability.live.in_flight if state.observability else None
+    if in_flight is not None:
+        in_flight[record.request_id] = record
     response: web.StreamResponse
     try:
-        if state.api_keys and request.path not in auth.OPEN_PATHS:
+        if state.api_keys and path not in auth.OPEN_PATHS:
             record.key_id = auth.check(request.headers, state.api_keys)
         response = await handler(request)
     except CrosswayError as err:
@@ -47,10 +54,10 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = error_response(err, dialect, record.request_id)
     except web.HTTPNotFound:
         response = error_response(
-            NotFound(f"no route for {request.method} {request.path}"), dialect,
+            NotFound(f"no route for {request.method} {path}"), dialect,
             record.request_id)
     except web.HTTPMethodNotAllowed as exc:
-        err405 = CrosswayError(f"{request.method} is not allowed on {request.path}",
+        err405 = CrosswayError(f"{request.method} is not allowed on {path}",
                                status=405)
         response = error_response(err405, dialect, record.request_id)
         response.headers["allow"] = ",".join(sorted(exc.allowed_methods))
@@ -58,19 +65,45 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
     except Exception as exc:
         # A bug of ours: log it with its traceback, tell the client no internals.
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, path)
         record.outcome, record.error = "error", type(exc).__name__
         response = error_response(
             CrosswayError(f"internal error in crossway ({type(exc).__name__}); see the "
                           f"gateway log for {record.request_id}"), dialect, record.request_id)
+    finally:
+        if in_flight is not None:
+            in_flight.pop(record.request_id, None)
     record.status = response.status
+    record.mark_ended()
     if not response.prepared:
         response.headers["x-request-id"] = record.request_id
         response.headers.update(record.served_headers())
-    if request.path not in auth.OPEN_PATHS:
+    if path not in auth.OPEN_PATHS:
         # After the response is on its way: the sinks' work is not the client's latency.
         asyncio.get_running_loop().call_soon(deliver, state.sinks, record)
     return response
+
+
+async def _operator(request: web.Request, handler: Handler,
+                    state: AppState) -> web.StreamResponse:
+    """/admin/*, /metrics, /dashboard: the admin key (auth.AdminAccess), no request record
+    (a dashboard polling every few seconds is not traffic), errors as plain JSON."""
+    try:
+        if state.observability is None:
+            raise ServiceUnavailable("observability is not set up in this process")
+        state.observability.admin.check(request.path, request.headers)
+        return await handler(request)
+    except CrosswayError as err:
+        body = {"error": {"message": err.message, "type": err.openai_type, "code": err.code}}
+        return web.json_response(body, status=err.status, dumps=_dumps)
+    except web.HTTPNotFound:
+        body = {"error": {"message": f"no route for {request.method} {request.path}",
+                          "type": "not_found_error", "code": None}}
+        return web.json_response(body, status=404, dumps=_dumps)
+
+
+def _dumps(obj: object) -> str:
+    return orjson.dumps(obj).decode()
 
 
 def _report_tokenizer_failure(fut: asyncio.Future[TokenCounter]) -> None:

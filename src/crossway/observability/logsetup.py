@@ -1,0 +1,62 @@
+"""Logging for `crossway serve`: records are queued on the event loop and written by a
+thread (logging.handlers.QueueHandler / QueueListener), so a slow terminal, pipe or disk never
+stalls a request. With CROSSWAY_LOG_FORMAT=json every line is one JSON object: the access
+line's own object for requests (records.py json_line), {ts, level, logger, message} for the
+rest."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import queue
+import sys
+from typing import TextIO
+
+import orjson
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ACCESS = "crossway.access"
+
+
+class _LoopQueueHandler(logging.handlers.QueueHandler):
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # The stock prepare() formats the message and copies the record on the loop thread;
+        # the listener's formatter does that work in its thread instead. Only records that
+        # would not survive the hand-over (arguments that may change, an exception's
+        # traceback) are resolved here.
+        if record.args or record.exc_info or record.stack_info:
+            record.msg = record.getMessage()
+            record.args = None
+            if record.exc_info:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+                record.exc_info = None
+        return record
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.name == ACCESS and message.startswith("{"):
+            return message  # already one JSON object
+        obj: dict[str, object] = {"ts": round(record.created, 3), "level": record.levelname,
+                                  "logger": record.name, "message": message}
+        if record.exc_text or record.exc_info:
+            obj["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return orjson.dumps(obj).decode()
+
+
+def configure(level: str, as_json: bool, stream: TextIO | None = None
+              ) -> logging.handlers.QueueListener:
+    """Route every log record through a queue to a writer thread; returns the started
+    listener (stop it at exit so the last lines are written)."""
+    out = logging.StreamHandler(stream or sys.stderr)
+    out.setFormatter(JsonFormatter() if as_json else logging.Formatter(TEXT_FORMAT))
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(_LoopQueueHandler(q))
+    root.setLevel(level)
+    listener = logging.handlers.QueueListener(q, out, respect_handler_level=False)
+    listener.start()
+    return listener

@@ -1,0 +1,131 @@
+"""From the relay's record to the usage row, and the sink that hands rows to the store.
+
+`to_row` flattens one finished RequestRecord (with its attempts) into the `UsageRow` every
+consumer reads (rows.py says what each field means). Cost, in this order:
+
+- the upstream's own figure (Zen/Go cost frames and bodies, spec A8) when any attempt carries
+  one: the sum of those figures, `cost_estimated` False;
+- else crossway's price table (prices.py), per attempt that reported usage, summed and
+  marked `cost_estimated`;
+- else None (a model without a known price; counted as `unpriced` by the store).
+"""
+
+from __future__ import annotations
+
+import time
+
+from crossway import ir
+from crossway.observability import prices
+from crossway.observability.live import LiveStats
+from crossway.observability.quota import GO_BACKEND_TYPE, QuotaMeter
+from crossway.observability.records import RequestRecord, attempt_dict
+from crossway.observability.rows import UsageRow, attempts_json, client_family
+from crossway.observability.store.writer import UsageWriter
+
+# The error class OpenCode Go answers when a key's dollar limit is reached (spec A9).
+GO_LIMIT_ERROR = "GoUsageLimitError"
+
+
+def total_usage(record: RequestRecord) -> ir.Usage | None:
+    """Tokens of every attempt that reported usage (usually only the answering one)."""
+    found = [a.usage for a in record.attempts if a.usage is not None]
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0]
+    return ir.Usage(
+        input_tokens=sum(u.input_tokens for u in found),
+        output_tokens=sum(u.output_tokens for u in found),
+        cache_read_tokens=sum(u.cache_read_tokens for u in found),
+        cache_creation_tokens=sum(u.cache_creation_tokens for u in found),
+        reasoning_tokens=sum(u.reasoning_tokens or 0 for u in found))
+
+
+def record_cost(record: RequestRecord) -> tuple[float | None, bool]:
+    """(cost in USD, estimated?) for the request; see the module docstring."""
+    reported = record.cost
+    if reported is not None:
+        return reported, False
+    total: float | None = None
+    for a in record.attempts:
+        u = a.usage
+        if u is None:
+            continue
+        provider = a.target.provider
+        estimate = prices.estimate_cost(
+            provider.settings.type, a.target.model.id, input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
+            cache_write_tokens=u.cache_creation_tokens)
+        if estimate is not None:
+            total = (total or 0.0) + estimate
+    return total, total is not None
+
+
+def to_row(record: RequestRecord, now: float) -> UsageRow:
+    """The record as the store keeps it. `now` (perf_counter) ends a record never closed."""
+    t = record.timings(now)
+    last = record.last
+    usage = total_usage(record)
+    cost, estimated = record_cost(record)
+    target = last.target if last is not None else None
+    provider = target.provider if target is not None else None
+    return UsageRow(
+        request_id=record.request_id,
+        ts=record.wall_started,
+        client_dialect=record.client_dialect,
+        client_family=client_family(record.user_agent or ""),
+        conversation=record.session_id,
+        model_requested=record.model,
+        target=target.label if target is not None else None,
+        instance=target.instance.name if target is not None else None,
+        backend=provider.name if provider is not None else None,
+        backend_type=provider.settings.type if provider is not None else None,
+        upstream_model=target.model.id if target is not None else None,
+        upstream_dialect=target.dialect if target is not None else None,
+        fast_path=record.fast_path,
+        stream=record.stream,
+        status=record.status,
+        outcome=record.outcome,
+        attempts=len(record.attempts),
+        fallbacks=max(len(record.attempts) - 1, 0),
+        duration_ms=t["total"] or 0.0,
+        ttfb_ms=t["ttfb"],
+        input_tokens=usage.input_tokens if usage else 0,
+        output_tokens=usage.output_tokens if usage else 0,
+        cache_read_tokens=usage.cache_read_tokens if usage else 0,
+        cache_write_tokens=usage.cache_creation_tokens if usage else 0,
+        reasoning_tokens=(usage.reasoning_tokens or 0) if usage else 0,
+        cost_usd=cost,
+        cost_estimated=estimated,
+        key_id=record.key_id,
+        error=record.error,
+        attempts_json=attempts_json([attempt_dict(a) for a in record.attempts]),
+    )
+
+
+def report_go_limits(record: RequestRecord, meter: QuotaMeter) -> None:
+    """Tell the quota meter about every Go key the upstream said is over a limit."""
+    for a in record.attempts:
+        if a.error_class == GO_LIMIT_ERROR and \
+                a.target.provider.settings.type == GO_BACKEND_TYPE:
+            meter.report_limit(a.target.instance.name, a.limit_name, a.retry_after)
+
+
+class Recorder:
+    """The record sink behind everything but the access log: one row per request, handed
+    to the live figures, the store's writer (UsageWriter.put never blocks) and the quota
+    meter (when a Go key was refused for a spent limit)."""
+
+    def __init__(self, live: LiveStats, writer: UsageWriter | None, meter: QuotaMeter) -> None:
+        self.live = live
+        self.writer = writer
+        self.meter = meter
+
+    def accept(self, record: RequestRecord) -> None:
+        row = to_row(record, time.perf_counter())
+        self.live.add(row, [(a.target.instance.name, a.target.model.id,
+                             a.failure.value if a.failure else "ok") for a in record.attempts])
+        if self.writer is not None:
+            self.writer.put(row)
+        if row.outcome != "ok" or row.fallbacks:
+            report_go_limits(record, self.meter)

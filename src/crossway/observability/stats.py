@@ -1,0 +1,154 @@
+"""What /admin/stats, /admin/requests and /admin/usage answer, assembled from the live
+figures (since start), the usage store (windows of 5 minutes, 1 hour, 24 hours and days) and
+the Go quota meter.
+
+The store's percentile queries read every row of a window, so the large windows are cached
+(24 hours and the per-day usage for CACHE_LONG_S, the short ones for CACHE_SHORT_S): a
+dashboard polling every few seconds costs the store a query every half minute, not every poll.
+A store that fails is reported in the answer (`error`), never hidden behind zeros.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from crossway import __version__
+from crossway.observability.rows import UsageRow
+from crossway.observability.store.base import STATS_WINDOWS, Group, StoreError, UsageStore
+
+if TYPE_CHECKING:
+    from crossway.observability.setup import ObservabilityRuntime
+
+CACHE_SHORT_S = 2.0
+CACHE_LONG_S = 30.0
+T = TypeVar("T")
+
+
+class TTLCache:
+    """Answers kept for a while, per name (one per process, on the runtime)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._items: dict[str, tuple[float, Any]] = {}
+
+    async def get(self, name: str, ttl: float, make: Callable[[], Awaitable[T]]) -> T:
+        now = self._clock()
+        hit = self._items.get(name)
+        if hit is not None and now - hit[0] < ttl:
+            value: T = hit[1]
+            return value
+        value = await make()
+        self._items[name] = (now, value)
+        return value
+
+
+def _groups(groups: list[Group]) -> list[dict[str, Any]]:
+    return [g.to_dict() for g in groups]
+
+
+async def window(store: UsageStore, seconds: float, now: float) -> dict[str, Any]:
+    since = now - seconds
+    totals = await store.totals(since)
+    return {"seconds": seconds, "totals": totals.to_dict(),
+            "by_model": _groups(await store.group_by("model", since)),
+            "by_instance": _groups(await store.group_by("instance", since)),
+            "by_status": _groups(await store.group_by("status", since))}
+
+
+async def windows(rt: ObservabilityRuntime) -> dict[str, Any]:
+    """Each window from the store, or why there is none."""
+    if rt.writer is None:
+        return {"error": "the usage store is off (CROSSWAY_USAGE=off)"}
+    store = rt.writer.store
+    out: dict[str, Any] = {}
+    for name, seconds in STATS_WINDOWS.items():
+        ttl = CACHE_LONG_S if seconds >= 86400 else CACHE_SHORT_S
+
+        async def make(seconds: float = seconds) -> dict[str, Any]:
+            return await window(store, seconds, time.time())
+
+        try:
+            out[name] = await rt.cache.get(f"window:{name}", ttl, make)
+        except StoreError as exc:
+            out[name] = {"seconds": seconds, "error": str(exc)}
+    return out
+
+
+def store_status(rt: ObservabilityRuntime) -> dict[str, Any]:
+    w = rt.writer
+    if w is None:
+        return {"enabled": False}
+    c = w.counters
+    return {"enabled": True, "description": w.store.description, "healthy": w.healthy,
+            "queued": w.queued, "rows_written": c.rows_written,
+            "rows_dropped": c.rows_dropped, "write_errors": c.write_errors}
+
+
+async def quota(rt: ObservabilityRuntime) -> dict[str, Any]:
+    try:
+        keys = await rt.meter.snapshot()
+    except StoreError as exc:
+        return {"keys": [], "error": str(exc)}
+    return {"keys": [k.to_dict() for k in keys],
+            "limits_usd": {"5h": rt.meter.limits.five_hour_usd,
+                           "weekly": rt.meter.limits.weekly_usd,
+                           "monthly": rt.meter.limits.monthly_usd}}
+
+
+async def stats(rt: ObservabilityRuntime) -> dict[str, Any]:
+    live = rt.live
+    return {
+        "version": __version__,
+        "started_at": live.started,
+        "uptime_s": round(live.uptime, 3),
+        "in_flight": len(live.in_flight),
+        "open_streams": live.open_streams,
+        "since_start": live.snapshot(),
+        "windows": await windows(rt),
+        "quota": await quota(rt),
+        "usage_store": store_status(rt),
+        "health": [{"instance": h.instance, "breaker": h.breaker,
+                    "cooldown_until": h.cooldown_until, "reason": h.reason}
+                   for h in rt.health()],
+    }
+
+
+def row_dict(row: UsageRow) -> dict[str, Any]:
+    """A request for the dashboard's list: what it asked, where it went, how it ended."""
+    return {"request_id": row.request_id, "ts": row.ts, "client": row.client_family,
+            "dialect": row.client_dialect, "model": row.model_requested,
+            "target": row.target, "fast_path": row.fast_path, "stream": row.stream,
+            "status": row.status, "outcome": row.outcome, "duration_ms": row.duration_ms,
+            "ttfb_ms": row.ttfb_ms, "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens, "cache_read_tokens": row.cache_read_tokens,
+            "cost_usd": row.cost_usd, "cost_estimated": row.cost_estimated,
+            "key_id": row.key_id, "error": row.error, "attempts": row.attempt_list()}
+
+
+def recent(rt: ObservabilityRuntime, limit: int) -> list[dict[str, Any]]:
+    """The last requests this process answered, newest first (from memory: instant, and
+    present even with the store off)."""
+    rows = list(rt.live.recent)[-limit:]
+    return [row_dict(r) for r in reversed(rows)]
+
+
+async def usage(rt: ObservabilityRuntime, days: int) -> dict[str, Any]:
+    """Per day, per hour (last 24 h) and per model, for the dashboard's charts."""
+    if rt.writer is None:
+        return {"error": "the usage store is off (CROSSWAY_USAGE=off)"}
+    store = rt.writer.store
+
+    async def make() -> dict[str, Any]:
+        now = time.time()
+        since = now - days * 86400.0
+        return {"days": days,
+                "by_day": _groups(await store.group_by("day", since)),
+                "by_hour": _groups(await store.group_by("hour", now - 86400.0)),
+                "by_model": _groups(await store.group_by("model", since, limit=20))}
+
+    try:
+        return await rt.cache.get(f"usage:{days}", CACHE_LONG_S, make)
+    except StoreError as exc:
+        return {"days": days, "error": str(exc)}
