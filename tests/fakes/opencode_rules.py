@@ -242,6 +242,10 @@ def _check_chat_tools(body: JSON, bad: Bad) -> None:
 # ------------------------------------------------------------------------------ messages
 
 
+# What every signature this fake issues starts with (FakeOpenCode._mint_signature).
+SIGNATURE_PREFIX = "fake-sig-"
+
+
 def check_messages(
     body: JSON, model: str, bad: Bad, signatures: Mapping[str, str] | None = None
 ) -> None:
@@ -408,11 +412,15 @@ def _check_block(
         if not isinstance(block.get("thinking"), str):
             raise bad(f"{where}.thinking.thinking: Field required")
         sig = block.get("signature")
+        if sig is not None and not isinstance(sig, str):
+            raise bad(f"{where}.thinking.signature: Input should be a valid string")
         if signatures is not None:
             if not isinstance(sig, str) or signatures.get(sig) != block["thinking"]:
                 raise bad(f"{where}: Invalid `signature` in `thinking` block")
-        elif sig is not None and not isinstance(sig, str):
-            raise bad(f"{where}.thinking.signature: Input should be a valid string")
+        elif not (isinstance(sig, str) and sig.startswith(SIGNATURE_PREFIX)):
+            # MiniMax and Qwen on /messages validate signatures too: one this server did not
+            # issue (another model's, a gateway's own, none) is refused like Anthropic does.
+            raise bad(f"{where}: Invalid `signature` in `thinking` block")
     elif btype == "image":
         source = block.get("source")
         if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):

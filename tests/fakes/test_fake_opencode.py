@@ -569,11 +569,17 @@ def test_claude_thinking_signatures_must_be_minted_here(zen: FakeOpenCode) -> No
     tampered = {**thinking, "thinking": "something else"}
     bad = [*USER, {"role": "assistant", "content": [tampered]}, *USER]
     assert msgs(zen, "claude-sonnet-4-6", bad).status == 400
-    # non-Claude /messages models accept any signature
-    assert (
-        msgs(zen, "qwen3.7-max", [*USER, {"role": "assistant", "content": [forged]}, *USER]).status
-        == 200
-    )
+    # non-Claude /messages models (Qwen, MiniMax) refuse a signature they did not issue too
+    resp = msgs(zen, "qwen3.7-max", [*USER, {"role": "assistant", "content": [forged]}, *USER])
+    assert_bad(resp, "Invalid `signature` in `thinking` block", provider="Console")
+    unsigned = {"type": "thinking", "thinking": "hmm"}
+    resp = msgs(zen, "qwen3.7-max", [*USER, {"role": "assistant", "content": [unsigned]}, *USER])
+    assert resp.status == 400
+    zen.script(Reply(reasoning="qwen thinks", text="ok"))
+    own = msgs(zen, "qwen3.7-max", USER).json()["content"]
+    assert own[0]["signature"].startswith("fake-sig-")
+    replay = [*USER, {"role": "assistant", "content": own}, *USER]
+    assert msgs(zen, "qwen3.7-max", replay).status == 200
 
 
 # --------------------------------------------------------------------------------- replies

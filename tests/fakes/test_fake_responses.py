@@ -337,7 +337,8 @@ def test_codex_on_a_chat_upstream_through_the_codecs(go: FakeOpenCode) -> None:
 
 def test_codex_on_a_messages_upstream_through_the_codecs(go: FakeOpenCode) -> None:
     """Codex on minimax-m2.7 (/messages): the patch comes back as a custom_tool_call, the
-    Anthropic signature never reaches the client, and the next turn is accepted."""
+    Anthropic signature reaches the client only carried by crossway (in the reasoning item's
+    encrypted_content), and the next turn gets it back as MiniMax issued it."""
     go.script(Reply(reasoning="patch time", tool_calls=[
         ToolCallSpec("apply_patch", {"input": PATCH})]), Reply(text="Patched."))
     first = {"model": "opencode-go/minimax-m2.7", "input": "create hello.txt",
@@ -345,7 +346,7 @@ def test_codex_on_a_messages_upstream_through_the_codecs(go: FakeOpenCode) -> No
     req = openai_responses.decode_request(first)
     up = post(go, "messages", anthropic.encode_request(req, "minimax-m2.7", Capabilities()))
     assert up.status == 200, up.raw
-    dec = anthropic.StreamDecoder()
+    dec = anthropic.StreamDecoder(Capabilities())
     items = [e for f in SSEParser().feed(up.raw) for e in dec.feed(f)] + dec.finish()
     enc = openai_responses.StreamEncoder("opencode-go/minimax-m2.7", request=req)
     raw = b"".join(enc.encode(e) for e in items)
@@ -361,5 +362,6 @@ def test_codex_on_a_messages_upstream_through_the_codecs(go: FakeOpenCode) -> No
     assert resp.status == 200, resp.raw
     sent = go.completions()[-1].json["messages"]
     assert [b["type"] for b in sent[1]["content"]] == ["thinking", "tool_use"]
+    assert sent[1]["content"][0]["signature"].startswith("fake-sig-")
     assert sent[1]["content"][1]["input"] == {"input": PATCH}
     assert sent[2]["content"][0]["tool_use_id"] == sent[1]["content"][1]["id"]

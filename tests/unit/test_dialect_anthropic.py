@@ -449,6 +449,7 @@ def conversation() -> ir.Request:
 
 
 def test_encode_request_for_compatible_upstream() -> None:
+    """Unsigned thinking is dropped, never sent with a signature crossway made up (B7)."""
     out = A.encode_request(conversation(), "minimax-m2.7", COMPAT)
     assert out == {
         "model": "minimax-m2.7",
@@ -462,11 +463,6 @@ def test_encode_request_for_compatible_upstream() -> None:
             {
                 "role": "assistant",
                 "content": [
-                    {
-                        "type": "thinking",
-                        "thinking": "let me look",
-                        "signature": signatures.mint("let me look"),
-                    },
                     {
                         "type": "tool_use",
                         "id": "functions_Bash_0",
@@ -503,7 +499,6 @@ def test_encode_request_for_compatible_upstream() -> None:
                 "role": "assistant",
                 "content": [
                     {"type": "text", "text": "done"},
-                    {"type": "thinking", "thinking": "more", "signature": signatures.mint("more")},
                     {"type": "text", "text": "!"},
                 ],
             },
@@ -556,6 +551,8 @@ def test_encode_request_for_native_claude_strips_foreign_thinking() -> None:
 
 
 def test_encode_request_compat_drops_redacted_thinking_and_keeps_signatures() -> None:
+    """A compatible upstream gets back the signatures it issued (carried by crossway), and
+    nothing else: not a raw one (Claude's), not another model's, not one crossway minted."""
     req = ir.Request(
         model="m",
         messages=[
@@ -564,7 +561,10 @@ def test_encode_request_compat_drops_redacted_thinking_and_keeps_signatures() ->
                 "assistant",
                 [
                     ir.RedactedThinking("x"),
-                    ir.Thinking("t", "their-sig"),
+                    ir.Thinking("t", signatures.carry("signature", "their-sig", "Qwen3.6-Plus")),
+                    ir.Thinking("raw", "claude-sig"),
+                    ir.Thinking("other", signatures.carry("signature", "s2", "minimax-m2.7")),
+                    ir.Thinking("minted", signatures.mint("minted")),
                     ir.Thinking("", None),
                     ir.Text("a"),
                 ],

@@ -17,7 +17,7 @@ from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects import Capabilities, anthropic, openai_chat, openai_responses
 from crossway.dialects.openai_responses import passthrough
 from crossway.dialects.sse import SSEEvent, SSEParser
@@ -756,7 +756,9 @@ def test_chat_upstream_to_responses_client_custom_tool() -> None:
 
 def test_responses_upstream_to_anthropic_client() -> None:
     """Claude Code on grok-4.5: thinking, text and tool use; encrypted state stays out."""
-    items = decode_stream(fake_upstream_stream())
+    dec = R.StreamDecoder(Capabilities())
+    items = [out for e in fake_upstream_stream() for out in dec.feed(
+        e if isinstance(e, SSEEvent) else ev(e, str(e.get("type"))))]
     enc = anthropic.StreamEncoder("opencode-go/grok-4.5")
     raw = b"".join(enc.encode(e) for e in items)
     frames = [orjson.loads(f.data) for f in SSEParser().feed(raw)]
@@ -764,7 +766,14 @@ def test_responses_upstream_to_anthropic_client() -> None:
     assert types[0] == "message_start" and types[-1] == "message_stop"
     starts = [f["content_block"]["type"] for f in frames if f["type"] == "content_block_start"]
     assert starts == ["thinking", "text", "tool_use", "tool_use"]
+    # The encrypted state rides in the signature, carried with its issuer, never raw.
     assert b"gAAAs" not in raw
+    sigs = [f["delta"]["signature"] for f in frames if f["type"] == "content_block_delta"
+            and f["delta"]["type"] == "signature_delta"]
+    assert len(sigs) == 1
+    carried = signatures.unwrap(sigs[0])
+    assert carried is not None and carried.kind == "encrypted"
+    assert carried.token.startswith("gAAAs") and carried.valid_for("encrypted", "grok-4.5")
     deltas = [f["delta"].get("partial_json", "") for f in frames
               if f["type"] == "content_block_delta"]
     # Anthropic clients get a tool call's arguments in one delta, once they are whole.

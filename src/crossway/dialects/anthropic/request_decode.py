@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects.common import bad as _bad
 from crossway.dialects.common import is_base64
 from crossway.dialects.common import is_number as _is_number
@@ -130,6 +130,9 @@ def _decode_block(block: object, role: str, allowed: frozenset[str], path: str) 
         if not isinstance(text, str):
             raise _bad(f"{path}.thinking", "must be a string")
         sig = block.get("signature")
+        if signatures.kind_of(sig if isinstance(sig, str) else None) == "encrypted":
+            # A Responses upstream's reasoning state that crossway carried in the signature.
+            return ir.Thinking(text, encrypted_content=sig)
         return ir.Thinking(text, sig if isinstance(sig, str) else None)
     data = block.get("data")  # redacted_thinking
     if not isinstance(data, str):

@@ -42,7 +42,7 @@ def encode_request(req: ir.Request, model: str, caps: Capabilities) -> dict[str,
     system = _encode_system(req)
     if system:
         out["system"] = system
-    out["messages"] = _encode_messages(req.messages, native)
+    out["messages"] = _encode_messages(req.messages, native, model)
     if req.tools:
         out["tools"] = [_encode_tool(t) for t in req.tools]
         choice = _encode_tool_choice(req.tool_choice, req.parallel_tool_calls)
@@ -85,7 +85,8 @@ def _encode_system(req: ir.Request) -> list[dict[str, Any]]:
     return blocks
 
 
-def _encode_messages(messages: list[ir.Message], native: bool) -> list[dict[str, Any]]:
+def _encode_messages(messages: list[ir.Message], native: bool,
+                     model: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     ids = ConversationIds()
     for i, msg in enumerate(messages):
@@ -96,7 +97,7 @@ def _encode_messages(messages: list[ir.Message], native: bool) -> list[dict[str,
         blocks = [
             b
             for j, part in enumerate(msg.content)
-            if (b := _encode_part(part, native, i, j, ids)) is not None
+            if (b := _encode_part(part, native, model, i, j, ids)) is not None
         ]
         if not blocks:
             continue
@@ -116,7 +117,7 @@ def _encode_messages(messages: list[ir.Message], native: bool) -> list[dict[str,
 
 
 def _encode_part(
-    part: ir.Part, native: bool, i: int, j: int, ids: ConversationIds
+    part: ir.Part, native: bool, model: str, i: int, j: int, ids: ConversationIds
 ) -> dict[str, Any] | None:
     if isinstance(part, ir.Text):
         return _text_block(part) if part.text.strip() else None
@@ -130,19 +131,29 @@ def _encode_part(
     if isinstance(part, ir.ToolResult):
         return _encode_tool_result(part, native, ids.tool_result(part.tool_call_id))
     if isinstance(part, ir.Thinking):
-        if native:
-            # Real Claude validates signatures: drop unsigned and crossway-minted ones (spec B7).
-            sig = part.signature
-            if not sig or signatures.is_ours(sig):
-                return None
-            return {"type": "thinking", "thinking": part.text, "signature": sig}
-        if not part.text:
-            return None
-        sig = part.signature or signatures.mint(part.text)
-        return {"type": "thinking", "thinking": part.text, "signature": sig}
+        sig = replayable_signature(part.signature, native, model)
+        return None if sig is None else {"type": "thinking", "thinking": part.text,
+                                         "signature": sig}
     if isinstance(part, ir.RedactedThinking):
         return {"type": "redacted_thinking", "data": part.data} if native else None
     return _image_block(part)
+
+
+def replayable_signature(sig: str | None, native: bool, model: str) -> str | None:
+    """The signature a thinking block may be replayed with to `model`, or None: drop the block.
+
+    Every Anthropic-dialect upstream validates signatures and rejects one it did not issue
+    (spec B7), so nothing is forged: a real Claude gets back its own raw signatures only; any
+    other model only the signatures it issued, which crossway carried (signatures.py). Models
+    accept a tool-use turn without its thinking, so a dropped block costs nothing but context.
+    """
+    if not sig:
+        return None
+    if native:
+        return None if signatures.is_ours(sig) else sig
+    carried = signatures.unwrap(sig)
+    return carried.token if carried is not None and carried.valid_for("signature", model) \
+        else None
 
 
 def _tool_input(call: ir.ToolCall, i: int, j: int) -> dict[str, Any]:

@@ -29,14 +29,20 @@ def decode_response(body: dict[str, Any], caps: Capabilities | None = None) -> i
     if not isinstance(content, list):
         raise UpstreamError("upstream response has no content list")
     parts: list[ir.Thinking | ir.RedactedThinking | ir.Text | ir.ToolCall] = []
+    model = body.get("model")
+    # A signature from an Anthropic-dialect upstream other than Claude (MiniMax, Qwen) is valid
+    # for that model only: it travels wrapped with its issuer (crossway.signatures).
+    issuer = (model if isinstance(model, str) else "") if (
+        caps is not None and not caps.anthropic_native) else None
     for block in content:
         if not isinstance(block, dict):
             raise UpstreamError("upstream response has a content block that is not an object")
         part = _decode_response_block(block)
+        if isinstance(part, ir.Thinking) and part.signature and issuer is not None:
+            part.signature = signatures.carry("signature", part.signature, issuer)
         if part is not None:
             parts.append(part)
     msg_id = body.get("id")
-    model = body.get("model")
     stop_sequence = body.get("stop_sequence")
     return ir.Response(
         id=msg_id if isinstance(msg_id, str) else "",
@@ -92,7 +98,8 @@ def encode_response(resp: ir.Response, model: str) -> dict[str, Any]:
             if block is not None:
                 content.append(block)
         elif isinstance(part, ir.Thinking):
-            sig = part.signature or signatures.mint(part.text)
+            # A Responses upstream's state rides in the signature (crossway.signatures).
+            sig = part.signature or part.encrypted_content or signatures.mint(part.text)
             content.append({"type": "thinking", "thinking": part.text, "signature": sig})
         else:
             content.append({"type": "redacted_thinking", "data": part.data})

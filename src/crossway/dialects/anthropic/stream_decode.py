@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects.anthropic.wire import (
     ERROR_STATUS,
     merge_usage,
@@ -20,10 +20,15 @@ from crossway.dialects.sse import SSEEvent
 class StreamDecoder:
     """Anthropic upstream SSE events in, ir stream events out (see dialects/__init__.py)."""
 
-    __slots__ = ("_skipped", "_started", "_stop_reason", "_stop_sequence", "_usage", "done")
+    __slots__ = ("_issuer", "_skipped", "_started", "_stop_reason", "_stop_sequence", "_usage",
+                 "_wrap", "done")
 
     def __init__(self, caps: Capabilities | None = None) -> None:
         self.done = False
+        # A signature from an Anthropic-dialect upstream other than Claude (MiniMax, Qwen) is
+        # valid for that model only: it travels wrapped with its issuer (crossway.signatures).
+        self._wrap = caps is not None and not caps.anthropic_native
+        self._issuer = ""
         self._started = False
         self._usage = ir.Usage()
         self._stop_reason: ir.StopReason | None = None
@@ -89,6 +94,8 @@ class StreamDecoder:
         merge_usage(self._usage, msg.get("usage"))
         msg_id = msg.get("id")
         model = msg.get("model")
+        if isinstance(model, str):
+            self._issuer = model
         return [
             ir.MessageStart(
                 msg_id if isinstance(msg_id, str) else None,
@@ -128,7 +135,7 @@ class StreamDecoder:
                 out.append(ir.ThinkingDelta(text))
             sig = block.get("signature")
             if isinstance(sig, str) and sig:
-                out.append(ir.ThinkingSignature(sig))
+                out.append(self._signature(sig))
             return out
         if btype == "tool_use":
             tool_id = block.get("id")
@@ -167,5 +174,10 @@ class StreamDecoder:
             return [ir.ThinkingDelta(text)] if isinstance(text, str) and text else []
         if dtype == "signature_delta":
             sig = delta.get("signature")
-            return [ir.ThinkingSignature(sig)] if isinstance(sig, str) and sig else []
+            return [self._signature(sig)] if isinstance(sig, str) and sig else []
         return []  # citations_delta and future delta types
+
+    def _signature(self, sig: str) -> ir.ThinkingSignature:
+        if self._wrap:
+            return ir.ThinkingSignature(signatures.carry("signature", sig, self._issuer))
+        return ir.ThinkingSignature(sig)

@@ -90,6 +90,9 @@ class StreamEncoder:
             return self._thinking_delta(event.text)
         if isinstance(event, ir.ThinkingSignature):
             return self._signature(event.signature)
+        if isinstance(event, ir.ThinkingEncrypted):
+            # A Responses upstream's state rides in the signature (crossway.signatures).
+            return self._signature(event.encrypted_content)
         if isinstance(event, ir.ToolCallStart):
             out = self._close()
             if self._done:

@@ -12,7 +12,7 @@ import binascii
 import mimetypes
 from typing import Any, Literal
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects.common import bad, is_base64, is_int, is_number
 from crossway.dialects.openai_responses.wire import custom_parameters, effort_in, wrap_input
 from crossway.errors import InvalidRequest
@@ -304,6 +304,9 @@ def _decode_reasoning(item: dict[str, Any], where: str) -> ir.Thinking | None:
     text = "\n\n".join(t for t in texts if t)
     if not text and not encrypted:
         return None  # nothing to carry: an id-only item needs OpenAI's own storage
+    if signatures.kind_of(encrypted) == "signature":
+        # Another dialect's upstream signature that crossway carried here (signatures.py).
+        return ir.Thinking(text, signature=encrypted)
     return ir.Thinking(text, encrypted_content=encrypted or None)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects import Capabilities
 from crossway.dialects.openai_responses.wire import effort_out, unwrap_input
 
@@ -32,7 +32,7 @@ def encode_request(req: ir.Request, model: str, caps: Capabilities) -> dict[str,
     instructions = "\n\n".join(t.text for t in req.system if t.text.strip())
     if instructions:
         body["instructions"] = instructions
-    body["input"] = encode_input(req.messages, custom)
+    body["input"] = encode_input(req.messages, custom, model)
     if req.max_tokens is not None:
         body["max_output_tokens"] = max(_clamp(req.max_tokens, caps), _MIN_OUTPUT_TOKENS)
     if req.temperature is not None:
@@ -63,13 +63,14 @@ def _clamp(requested: int, caps: Capabilities) -> int:
     return requested if limit is None else min(requested, limit)
 
 
-def encode_input(messages: list[ir.Message], custom: set[str]) -> list[dict[str, Any]]:
-    """ir turns -> Responses input items, in conversation order."""
+def encode_input(messages: list[ir.Message], custom: set[str],
+                 model: str = "") -> list[dict[str, Any]]:
+    """ir turns -> Responses input items, in conversation order, for upstream `model`."""
     items: list[dict[str, Any]] = []
     custom_calls: set[str] = set()  # call ids of custom tool calls, to word their outputs
     for m in messages:
         if m.role == "assistant":
-            _encode_assistant(m.content, custom, custom_calls, items)
+            _encode_assistant(m.content, custom, custom_calls, items, model)
         elif m.role == "user":
             _encode_user(m.content, custom_calls, items)
         else:
@@ -81,7 +82,8 @@ def encode_input(messages: list[ir.Message], custom: set[str]) -> list[dict[str,
 
 
 def _encode_assistant(
-    content: list[ir.Part], custom: set[str], custom_calls: set[str], items: list[dict[str, Any]]
+    content: list[ir.Part], custom: set[str], custom_calls: set[str], items: list[dict[str, Any]],
+    model: str,
 ) -> None:
     text: list[str] = []
     start = len(items)
@@ -98,9 +100,10 @@ def _encode_assistant(
                 text.append(p.text)
             continue
         if isinstance(p, ir.Thinking):
-            if p.encrypted_content:
+            encrypted = replayable(p.encrypted_content, model)
+            if encrypted:
                 flush()
-                items.append(_reasoning_item(p))
+                items.append(_reasoning_item(p.text, encrypted))
             continue
         if not isinstance(p, ir.ToolCall):
             continue  # redacted thinking is Anthropic's own state
@@ -119,10 +122,22 @@ def _encode_assistant(
         items.pop()
 
 
-def _reasoning_item(thinking: ir.Thinking) -> dict[str, Any]:
-    summary = [{"type": "summary_text", "text": thinking.text}] if thinking.text else []
-    return {"type": "reasoning", "summary": summary,
-            "encrypted_content": thinking.encrypted_content}
+def replayable(encrypted: str | None, model: str) -> str | None:
+    """The encrypted reasoning `model` may be sent: a token crossway carried goes back only to
+    the model that issued it (another would reject it); a raw one came from the client, which
+    got it from a Responses upstream untranslated, and is passed on as it is."""
+    if not encrypted:
+        return None
+    if not signatures.is_ours(encrypted):
+        return encrypted
+    carried = signatures.unwrap(encrypted)
+    return carried.token if carried is not None and carried.valid_for("encrypted", model) \
+        else None
+
+
+def _reasoning_item(text: str, encrypted: str) -> dict[str, Any]:
+    summary = [{"type": "summary_text", "text": text}] if text else []
+    return {"type": "reasoning", "summary": summary, "encrypted_content": encrypted}
 
 
 def _image(image: ir.Image) -> dict[str, Any]:

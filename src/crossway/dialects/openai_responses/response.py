@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects import Capabilities
 from crossway.dialects.openai_responses.wire import (
     client_call_id,
@@ -54,6 +54,14 @@ def decode_response(body: dict[str, Any], caps: Capabilities | None = None) -> i
         content.extend(decode_item(item))
     has_calls = any(isinstance(p, ir.ToolCall) for p in content)
     rid, model = body.get("id"), body.get("model")
+    if caps is not None:
+        # Encrypted reasoning is valid for the model that issued it only: it travels wrapped
+        # with its issuer (crossway.signatures). Without caps (codec tests) it stays raw.
+        issuer = model if isinstance(model, str) else ""
+        for part in content:
+            if isinstance(part, ir.Thinking) and part.encrypted_content:
+                part.encrypted_content = signatures.carry("encrypted", part.encrypted_content,
+                                                          issuer)
     return ir.Response(
         id=rid if isinstance(rid, str) else "",
         model=model if isinstance(model, str) else "",
@@ -134,6 +142,15 @@ def custom_names(request: ir.Request | None) -> frozenset[str]:
     if request is None:
         return frozenset()
     return frozenset(t.name for t in request.tools if t.kind == "custom")
+
+
+def client_token(part: ir.Thinking) -> str | None:
+    """What a Responses client keeps in `encrypted_content` for this reasoning: a Responses
+    upstream's state, or another upstream's signature carried by crossway (a real Claude
+    signature or one crossway minted could not be replayed anywhere; the block is dropped)."""
+    if part.encrypted_content:
+        return part.encrypted_content
+    return part.signature if signatures.kind_of(part.signature) == "signature" else None
 
 
 def reasoning_item(item_id: str, text: str, encrypted: str | None) -> dict[str, Any]:
@@ -272,7 +289,7 @@ def encode_response(
             text.append(part.text)
         elif isinstance(part, ir.Thinking):
             flush()
-            encrypted = part.encrypted_content if encrypted_ok else None
+            encrypted = client_token(part) if encrypted_ok else None
             if part.text or encrypted:
                 output.append(reasoning_item(new_item_id("rs"), part.text, encrypted))
         elif isinstance(part, ir.ToolCall):

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects import Capabilities
 from crossway.dialects.openai_responses.response import message_text, reasoning_text
 from crossway.dialects.openai_responses.wire import (
@@ -45,10 +45,14 @@ class _Item:
 class StreamDecoder:
     """Upstream Responses events in, ir stream events out (see dialects/__init__.py)."""
 
-    __slots__ = ("_calls", "_item", "_started", "done")
+    __slots__ = ("_calls", "_issuer", "_item", "_started", "_wrap", "done")
 
     def __init__(self, caps: Capabilities | None = None) -> None:
         self.done = False
+        # Encrypted reasoning is valid for the model that issued it only: it travels wrapped
+        # with its issuer (crossway.signatures). Without caps (codec tests) it stays raw.
+        self._wrap = caps is not None
+        self._issuer = ""
         self._started = False
         self._item: _Item | None = None
         self._calls = 0
@@ -114,6 +118,8 @@ class StreamDecoder:
         rid = model = None
         if isinstance(response, dict):
             rid, model = response.get("id"), response.get("model")
+            if isinstance(model, str):
+                self._issuer = model
         out.append(ir.MessageStart(id=rid if isinstance(rid, str) else None,
                                    model=model if isinstance(model, str) else None))
 
@@ -227,6 +233,8 @@ class StreamDecoder:
                     out.append(ir.ThinkingDelta(text))
             encrypted = raw.get("encrypted_content")
             if isinstance(encrypted, str) and encrypted:
+                if self._wrap:
+                    encrypted = signatures.carry("encrypted", encrypted, self._issuer)
                 out.append(ir.ThinkingEncrypted(encrypted))
         elif kind in _TOOL_KINDS:
             if not item.started:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects.openai_responses.response import (
     call_item,
     custom_names,
@@ -146,7 +146,11 @@ class StreamEncoder:
         if isinstance(event, ir.ThinkingEncrypted):
             return self._encrypted(event.encrypted_content)
         if isinstance(event, ir.ThinkingSignature):
-            # Anthropic's signature has no place here; it ends the thinking block, though.
+            if signatures.kind_of(event.signature) == "signature":
+                # Another upstream's signature, carried by crossway: replayable from here.
+                return self._encrypted(event.signature)
+            # A signature with no place here (Claude's, one crossway minted) ends the thinking
+            # block all the same.
             return self._close() if self._open is not None and \
                 self._open.kind == _REASONING else b""
         if isinstance(event, ir.MessageEnd):
