@@ -42,9 +42,13 @@ def preset_of(settings: BackendSettings) -> Preset | None:
         return None
 
 
-def apply_quirks(caps: Capabilities, quirks: Quirks, model: str) -> Capabilities:
-    """A model's capabilities with its provider's quirk flags folded in."""
-    reasoning = bool(_REASONING_MODEL.match(model.rsplit("/", 1)[-1]))
+def apply_quirks(caps: Capabilities, quirks: Quirks, model: str,
+                 reasoning_models: frozenset[str] = frozenset()) -> Capabilities:
+    """A model's capabilities with its provider's quirk flags folded in. `reasoning_models`:
+    ids known to be reasoning models whatever their name (Azure deployments are named by
+    their owner: AZURE_REASONING_MODELS)."""
+    reasoning = model in reasoning_models or bool(
+        _REASONING_MODEL.match(model.rsplit("/", 1)[-1]))
     changes: dict[str, Any] = {}
     if quirks.max_completion_tokens:
         changes["max_completion_tokens"] = True
@@ -133,7 +137,9 @@ class OpenAICompatibleProvider(PresetMixin):
     def capabilities(self, model: str, dialect: Dialect) -> Capabilities:
         # Same-named families behave the same behind any OpenAI-compatible host
         # (DeepSeek's own API, a vLLM serving Kimi, ...).
-        return apply_quirks(family_capabilities(model, dialect), self.quirks, model)
+        listed = self.settings.options.get("REASONING_MODELS") or ""
+        reasoning = frozenset(m.strip() for m in listed.split(",") if m.strip())
+        return apply_quirks(family_capabilities(model, dialect), self.quirks, model, reasoning)
 
     def headers(self, target: Target, *, session_id: str, stream: bool,
                 client_headers: Mapping[str, str]) -> dict[str, str]:

@@ -101,7 +101,7 @@ _OPENAI_REASONING = Quirks(max_completion_tokens=True, reasoning_rejects_samplin
 
 PRESETS: tuple[Preset, ...] = (
     Preset("openai", "OPENAI", "openai_chat", "https://api.openai.com/v1", "bearer", "gpt-5.5",
-           quirks=_OPENAI_REASONING),
+           options={"REASONING_MODELS": None}, quirks=_OPENAI_REASONING),
     Preset("anthropic", "ANTHROPIC", "anthropic", "https://api.anthropic.com/v1", "x-api-key",
            "claude-sonnet-4-20250514", models_shape="anthropic",
            quirks=Quirks(anthropic_native=True)),
@@ -139,7 +139,7 @@ PRESETS: tuple[Preset, ...] = (
            "claude-sonnet-4-6", var_names={"BASE_URL": "OPENCODE_ZEN_BASE_URL"},
            note="routes per model: chat, messages or responses"),
     Preset("azure", "AZURE", "openai_chat", None, "api-key", "gpt-5", requires=("BASE_URL",),
-           options={"API_VERSION": "2024-10-21"}, models_path=None,
+           options={"API_VERSION": "2024-10-21", "REASONING_MODELS": None}, models_path=None,
            quirks=Quirks(max_completion_tokens=True, reasoning_rejects_sampling=True,
                          deployment_in_path=True, api_version_query=True)),
     Preset("oracle", "ORACLE", "openai_chat", None, "bearer", "openai.gpt-oss-120b",
