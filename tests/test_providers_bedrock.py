@@ -1,0 +1,192 @@
+"""Amazon Bedrock through the running gateway: SigV4-signed InvokeModel requests (verified by
+the fake with botocore), Anthropic's body and events inside AWS event-stream framing, both
+client dialects, stream and not, tools, thinking signatures across turns, errors; and a
+gateway whose Python lacks the optional extras answers a clear error instead of failing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.bedrock import BAD_SIGNATURE, Call, FakeBedrock, Reply
+from tests.gateway import Gateway
+from tests.providers_util import (
+    BASH_ANTHROPIC,
+    anthropic_stream_text,
+    anthropic_stream_thinking,
+    anthropic_stream_tool,
+    chat,
+    messages,
+    openai_stream_text,
+    openai_stream_tool,
+)
+
+HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
+MODEL = "bedrock/" + HAIKU
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDFAKE", "AWS_SECRET_ACCESS_KEY": "fake-secret",
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent",
+           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeBedrock]:
+    with FakeBedrock() as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
+def other() -> Iterator[FakeBedrock]:
+    """A Bedrock that knows another secret for the same access key."""
+    with FakeBedrock(secret_key="another-secret") as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
+def gw(fake: FakeBedrock, other: FakeBedrock) -> Iterator[Gateway]:
+    env = {**AWS_ENV, "BEDROCK_BASE_URL": fake.origin, "BEDROCK_REGION": "us-east-1",
+           "BEDROCK_OTHER_BASE_URL": other.origin, "BEDROCK_OTHER_REGION": "us-east-1",
+           "BEDROCK_LIMITED_BASE_URL": fake.origin, "BEDROCK_LIMITED_REGION": "us-east-1"}
+    with Gateway(env) as g:
+        yield g
+
+
+@pytest.fixture(autouse=True)
+def _clean(fake: FakeBedrock) -> None:
+    fake.reset()
+
+
+def _ask(model: str = MODEL, **extra: object) -> dict[str, object]:
+    return {"model": model, "max_tokens": 1024,
+            "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+def test_anthropic_client_unary(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(text="signed and served"))
+    status, _, body = messages(gw, _ask(metadata={"user_id": "u1"}))
+    assert status == 200, body
+    assert body["content"] == [{"type": "text", "text": "signed and served"}]
+    assert body["model"] == MODEL
+    (rec,) = fake.invocations()
+    assert rec.path == f"/model/{HAIKU}/invoke"
+    assert rec.json["anthropic_version"] == "bedrock-2023-05-31"
+    assert not {"model", "stream", "metadata"} & set(rec.json)
+    assert rec.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDFAKE/")
+    assert "x-api-key" not in rec.headers
+
+
+def test_anthropic_client_stream_and_beta_header(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(text="framed by aws"))
+    status, _, events = messages(gw, _ask(stream=True),
+                                 headers={"anthropic-beta": "context-1m-2025-08-07"})
+    assert status == 200, events
+    assert anthropic_stream_text(events) == "framed by aws"
+    assert events[-1][0] == "message_stop"
+    (rec,) = fake.invocations()
+    assert rec.path.endswith("/invoke-with-response-stream")
+    assert rec.json["anthropic_beta"] == ["context-1m-2025-08-07"]
+
+
+def test_openai_client_unary_and_stream(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(text="to openai"), Reply(text="streamed to openai"))
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    status, _, data = chat(gw, body)
+    assert status == 200, data
+    assert data["choices"][0]["message"]["content"] == "to openai"
+    status, _, events = chat(gw, {**body, "stream": True})
+    assert status == 200
+    assert openai_stream_text(events) == "streamed to openai"
+
+
+def test_tool_loop_with_thinking_signatures(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(thinking="I should list files", calls=[Call("bash", {"cmd": "ls"})]),
+                Reply(text="two files"))
+    thinking = {"type": "enabled", "budget_tokens": 512}
+    status, _, events = messages(gw, _ask(tools=[BASH_ANTHROPIC], thinking=thinking,
+                                          stream=True))
+    assert status == 200, events
+    assert anthropic_stream_thinking(events) == "I should list files"
+    signature = "".join(d["delta"]["signature"] for e, d in events
+                        if e == "content_block_delta" and d["delta"]["type"] == "signature_delta")
+    call_id, name, args = anthropic_stream_tool(events)
+    assert (name, args) == ("bash", {"cmd": "ls"})
+    history = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "I should list files", "signature": signature},
+            {"type": "tool_use", "id": call_id, "name": name, "input": args}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": call_id, "content": "a b"}]}]
+    status, _, body = messages(gw, _ask(tools=[BASH_ANTHROPIC], thinking=thinking,
+                                        messages=history))
+    assert status == 200, body  # the fake refuses a signature it did not mint
+    assert body["content"][-1]["text"] == "two files"
+
+
+def test_openai_client_tool_call(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(calls=[Call("bash", {"cmd": "pwd"})]))
+    tool = {"type": "function", "function": {"name": "bash", "parameters": {
+        "type": "object", "properties": {"cmd": {"type": "string"}}}}}
+    status, _, events = chat(gw, {"model": MODEL, "stream": True, "tools": [tool],
+                                  "messages": [{"role": "user", "content": "where"}]})
+    assert status == 200, events
+    assert openai_stream_tool(events)[1:] == ("bash", {"cmd": "pwd"})
+
+
+def test_model_errors(gw: Gateway, fake: FakeBedrock) -> None:
+    status, _, body = messages(gw, _ask("bedrock/anthropic.claude-0-v1:0"))
+    assert status == 400 and "model identifier is invalid" in body["error"]["message"]
+    status, _, body = messages(gw, _ask("bedrock/anthropic.claude-opus-4-20250514-v1:0"))
+    assert status == 403 and "don't have access" in body["error"]["message"]
+    status, _, body = messages(gw, _ask("bedrock/meta.llama3-70b-instruct-v1:0"))
+    assert status == 501 and "Anthropic models only" in body["error"]["message"]
+
+
+def test_throttling_in_each_dialect(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(error=(429, "ThrottlingException", "Too many requests, please wait")))
+    status, _, body = messages(gw, _ask("bedrock-limited/" + HAIKU))
+    assert status == 429 and body["error"]["type"] == "rate_limit_error"
+    assert "Too many requests" in body["error"]["message"]
+
+
+def test_exception_mid_stream(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(text="partial answer", stream_exception=(
+        "modelStreamErrorException", "the model stopped unexpectedly")))
+    status, _, events = messages(gw, _ask(stream=True))
+    assert status == 200  # committed at the first text: the failure arrives in-band
+    assert events[-1][0] == "error"
+    assert "the model stopped unexpectedly" in events[-1][1]["error"]["message"]
+
+
+def test_signature_checked_by_the_service(gw: Gateway, other: FakeBedrock) -> None:
+    status, _, body = messages(gw, _ask("bedrock-other/" + HAIKU))
+    assert status == 403, body
+    assert BAD_SIGNATURE in body["error"]["message"]
+
+
+def _shadow(tmp: Path, package: str) -> str:
+    """A directory whose `package` fails to import, as it does where it is not installed."""
+    pkg = tmp / package
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(f'raise ImportError("No module named {package}")\n')
+    return str(tmp)
+
+
+def test_missing_extras_are_named(tmp_path: Path, fake: FakeBedrock) -> None:
+    (tmp_path / "aws").mkdir()
+    (tmp_path / "gcp").mkdir()
+    path = ":".join((_shadow(tmp_path / "aws", "botocore"),
+                     _shadow(tmp_path / "gcp", "google")))
+    env = {**AWS_ENV, "PYTHONPATH": path, "BEDROCK_BASE_URL": fake.origin,
+           "BEDROCK_REGION": "us-east-1", "VERTEX_PROJECT": "proj",
+           "VERTEX_LOCATION": "us-central1", "VERTEX_BASE_URL": fake.origin}
+    with Gateway(env) as g:  # start-up does not need the extras
+        status, _, body = messages(g, _ask())
+        assert status == 503, body
+        assert "pip install 'crossway[bedrock]'" in body["error"]["message"]
+        status, _, data = chat(g, {"model": "vertex/gemini-2.5-flash",
+                                   "messages": [{"role": "user", "content": "hi"}]})
+        assert status == 503, data
+        assert "pip install 'crossway[vertex]'" in data["error"]["message"]
+    assert fake.invocations() == []
