@@ -40,6 +40,7 @@ class Clients:
     errors: dict[str, str]
     installs: dict[str, Any]
     setup_seconds: float
+    codex: Path | None = None
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Fixtures of the end-to-end suite: real, unmodified clients in front of crossway.
 
-`scripts/e2e-clients` installs the pinned clients (Claude Code, OpenCode, the Vercel AI SDK)
+`scripts/e2e-clients` installs the pinned clients (Claude Code, OpenCode, Codex, the Vercel AI SDK)
 into .cache/e2e-clients/ once per session; when it cannot (no npm, registry unreachable,
 install failure) every e2e test is skipped with its error text. Set CROSSWAY_E2E=0 to skip
 them on purpose. The clients run offline: scratch HOMEs, every phone-home switch off, stdin
@@ -59,7 +59,8 @@ def e2e_clients() -> Clients:
     clients = Clients(claude=found("claude"), opencode=found("opencode"), aisdk=found("aisdk"),
                       node=str(info.get("node") or "node"),
                       errors={str(k): str(v) for k, v in (info.get("errors") or {}).items()},
-                      installs=dict(info.get("installs") or {}), setup_seconds=seconds)
+                      installs=dict(info.get("installs") or {}), setup_seconds=seconds,
+                      codex=found("codex"))
     _SESSION["clients"] = clients
     return clients
 
@@ -79,6 +80,11 @@ def claude_bin(e2e_clients: Clients) -> Path:
 @pytest.fixture
 def opencode_bin(e2e_clients: Clients) -> Path:
     return _need(e2e_clients, "opencode", e2e_clients.opencode)
+
+
+@pytest.fixture
+def codex_bin(e2e_clients: Clients) -> Path:
+    return _need(e2e_clients, "codex", e2e_clients.codex)
 
 
 @pytest.fixture

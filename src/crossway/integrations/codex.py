@@ -79,8 +79,8 @@ def plan(path: Path, old: str | None, origin: str, key_required: bool,
         raise IntegrationError(f"internal error: merging into {path} gave invalid TOML "
                                f"({exc}); nothing was written") from None
     notes: tuple[str, ...] = (
-        "note: Codex speaks only the OpenAI Responses API; this crossway version does not "
-        "serve it yet, so Codex requests will fail until it does.",)
+        "note: Codex speaks only the OpenAI Responses API, which crossway serves at "
+        f"{v1(origin)}/responses, translated for every model.",)
     if key_required:
         notes += (f"note: Codex reads the key from ${opts.key_env}; export it where Codex "
                   "runs.",)

@@ -35,6 +35,9 @@ _CONTENT_EVENTS = frozenset((
     "response.output_item.done", "response.completed", "response.incomplete",
 ))
 _TERMINAL = frozenset(("response.completed", "response.incomplete"))
+# What Codex sends for its own backend's bookkeeping; stricter Responses routes refuse an
+# unknown parameter ("Unknown parameter: 'client_metadata'").
+_CLIENT_ONLY = frozenset(("client_metadata",))
 
 
 def preflight_fields(body: dict[str, Any]) -> tuple[str, bool]:
@@ -70,7 +73,7 @@ def passthrough_ok(body: dict[str, Any], caps: Capabilities) -> bool:
 
 def passthrough_body(body: dict[str, Any], *, model: str, caps: Capabilities,
                      stream: bool) -> dict[str, Any]:
-    out = dict(body)
+    out = {k: v for k, v in body.items() if k not in _CLIENT_ONLY}
     out["model"] = model
     out["store"] = False
     include = out.get("include")
