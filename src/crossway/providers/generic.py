@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from crossway.config.settings import BackendSettings, Dialect
 from crossway.dialects import Capabilities
 from crossway.errors import AuthenticationFailed, CrosswayError, InvalidRequest, UpstreamError
@@ -172,6 +174,15 @@ class AnthropicProvider(PresetMixin):
     """A real Anthropic upstream (or a compatible one declared in YAML)."""
 
     default_dialect: Dialect = "anthropic"
+
+    def count_tokens_request(self, target: Target, body: dict[str, Any], *, session_id: str,
+                             client_headers: Mapping[str, str]) -> UpstreamRequest:
+        """`POST /v1/messages/count_tokens` for the client's body: Anthropic counts exactly
+        (its tokenizer, tools and images included) where crossway can only estimate."""
+        headers = self.headers(target, session_id=session_id, stream=False,
+                               client_headers=client_headers)
+        return UpstreamRequest("POST", self.base_url + "/messages/count_tokens", headers,
+                               orjson.dumps({**body, "model": target.model.id}))
 
     def capabilities(self, model: str, dialect: Dialect) -> Capabilities:
         return Capabilities(anthropic_native=True)
