@@ -4,10 +4,13 @@ and not, text, tools and tool results, thoughts, and errors in the client's dial
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from crossway.config.settings import BackendSettings, KeySpec
 from crossway.providers.gemini import GeminiProvider
@@ -183,3 +186,48 @@ def test_models_listing_hook(fake: FakeGemini) -> None:
         ids = provider.parse_models(resp.read())
     assert "gemini-2.5-flash" in ids and "gemini-3-pro-preview" in ids
     assert provider.lists_models is True
+
+
+# ---------------------------------------------------------------- Vertex AI
+
+
+@pytest.fixture(scope="module")
+def vertex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeGemini, Gateway]]:
+    """Vertex mode of the fake (its URL shape, OAuth bearer tokens from its own token
+    endpoint) and a gateway whose Google credentials file points there."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    email = "crossway@proj.iam.gserviceaccount.com"
+    with FakeGemini(keys=(), service_account=(email, public)) as fake:
+        creds = tmp_path_factory.mktemp("gcp") / "service-account.json"
+        creds.write_text(json.dumps({
+            "type": "service_account", "project_id": "proj", "private_key_id": "k1",
+            "private_key": private, "client_email": email, "client_id": "1",
+            "token_uri": fake.origin + "/token"}))
+        base = fake.origin + "/v1/projects/proj/locations/us-central1/publishers/google"
+        env = {"VERTEX_PROJECT": "proj", "VERTEX_LOCATION": "us-central1",
+               "VERTEX_BASE_URL": base, "GOOGLE_APPLICATION_CREDENTIALS": str(creds)}
+        with Gateway(env) as g:
+            yield fake, g
+
+
+def test_vertex_with_google_credentials(vertex: tuple[FakeGemini, Gateway]) -> None:
+    fake, g = vertex
+    fake.script(Reply(text="from vertex"), Reply(text="streamed from vertex"))
+    status, _, body = messages(g, _hi(model="vertex/gemini-2.5-flash"))
+    assert status == 200, body
+    assert body["content"][0]["text"] == "from vertex"
+    status, _, events = chat(g, {"model": "vertex/gemini-2.5-flash", "stream": True,
+                                 "messages": [{"role": "user", "content": "hi"}]})
+    assert status == 200
+    assert openai_stream_text(events) == "streamed from vertex"
+    first, second = fake.generations()
+    assert first.path == ("/v1/projects/proj/locations/us-central1/publishers/google/models/"
+                          "gemini-2.5-flash:generateContent")
+    assert second.path.endswith(":streamGenerateContent")
+    assert len(fake.issued_tokens) == 1  # one token, reused until it expires
+    assert first.headers["authorization"] == "Bearer " + fake.issued_tokens[0]
+    assert "x-goog-api-key" not in first.headers
