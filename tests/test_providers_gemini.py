@@ -16,6 +16,7 @@ from crossway.config.settings import BackendSettings, KeySpec
 from crossway.providers.gemini import GeminiProvider
 from crossway.transport.base import UpstreamRequest
 from tests.fakes.gemini import Call, FakeGemini, Reply
+from tests.fakes.vertex import FakeVertex
 from tests.gateway import Gateway
 from tests.providers_util import (
     BASH_ANTHROPIC,
@@ -192,7 +193,7 @@ def test_models_listing_hook(fake: FakeGemini) -> None:
 
 
 @pytest.fixture(scope="module")
-def vertex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeGemini, Gateway]]:
+def vertex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeVertex, Gateway]]:
     """Vertex mode of the fake (its URL shape, OAuth bearer tokens from its own token
     endpoint) and a gateway whose Google credentials file points there."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -201,7 +202,7 @@ def vertex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeGemin
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
     email = "crossway@proj.iam.gserviceaccount.com"
-    with FakeGemini(keys=(), service_account=(email, public)) as fake:
+    with FakeVertex((email, public)) as fake:
         creds = tmp_path_factory.mktemp("gcp") / "service-account.json"
         creds.write_text(json.dumps({
             "type": "service_account", "project_id": "proj", "private_key_id": "k1",
@@ -214,7 +215,7 @@ def vertex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeGemin
             yield fake, g
 
 
-def test_vertex_with_google_credentials(vertex: tuple[FakeGemini, Gateway]) -> None:
+def test_vertex_with_google_credentials(vertex: tuple[FakeVertex, Gateway]) -> None:
     fake, g = vertex
     fake.script(Reply(text="from vertex"), Reply(text="streamed from vertex"))
     status, _, body = messages(g, _hi(model="vertex/gemini-2.5-flash"))

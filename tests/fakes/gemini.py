@@ -28,7 +28,6 @@ import json
 import re
 import secrets
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -36,9 +35,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 MODELS: dict[str, tuple[int, int]] = {  # id -> (inputTokenLimit, outputTokenLimit)
     "gemini-2.5-flash": (1_048_576, 65_536),
@@ -46,8 +42,6 @@ MODELS: dict[str, tuple[int, int]] = {  # id -> (inputTokenLimit, outputTokenLim
     "gemini-3-pro-preview": (1_048_576, 65_536),
     "gemini-3-flash-preview": (1_048_576, 65_536),
 }
-# The audience of a service account's JWT, whatever token endpoint it is sent to.
-GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 SKIP_SIGNATURES = frozenset(("skip_thought_signature_validator",
                              "context_engineering_is_the_way_to_go"))
 MISSING_KEY = ("Method doesn't allow unregistered callers (callers without established "
@@ -138,15 +132,8 @@ class _State:
 class FakeGemini:
     """Fake Gemini upstream running in a background thread with its own event loop."""
 
-    def __init__(self, keys: tuple[str, ...] = ("gk-test-key",), *,
-                 service_account: tuple[str, bytes] | None = None) -> None:
-        """`service_account`: (client email, public key PEM) turns on Vertex AI mode: the
-        Vertex URL shape, OAuth bearer tokens instead of API keys, and a Google-style token
-        endpoint at `{origin}/token` that grants them for a JWT assertion signed (RS256) by
-        that service account's private key."""
+    def __init__(self, keys: tuple[str, ...] = ("gk-test-key",)) -> None:
         self.keys = tuple(keys)
-        self.service_account = service_account
-        self.issued_tokens: list[str] = []
         self.port = 0
         self._lock = threading.Lock()
         self._state = _State()
@@ -282,54 +269,12 @@ class FakeGemini:
         return web.json_response({"error": err}, status=r.status)
 
     async def _route(self, request: web.Request, rec: Recorded) -> web.StreamResponse:
-        if self.service_account is not None:
-            if request.path == "/token":
-                return self._grant(await request.post())
-            self._bearer(rec)
-            m = re.fullmatch(r"/v1/projects/[^/]+/locations/[^/]+/publishers/google/models/"
-                             r"([^/:]+):([A-Za-z]+)", request.path)
-            return await self._generate(request, rec, m)
         self._auth(rec)
         if request.method == "GET" and request.path == "/v1beta/models":
             rec.rpc = "models"
             return web.json_response(self._models(rec.query))
         m = re.fullmatch(r"/v1beta/models/([^/:]+):([A-Za-z]+)", request.path)
         return await self._generate(request, rec, m)
-
-    def _grant(self, form: Any) -> web.Response:
-        """Google's OAuth token endpoint: the JWT-bearer grant of a service account."""
-        assert self.service_account is not None
-        email, public_pem = self.service_account
-        denied = web.json_response({"error": "invalid_grant",
-                                    "error_description": "Invalid JWT Signature."}, status=400)
-        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            return web.json_response({"error": "unsupported_grant_type"}, status=400)
-        try:
-            header, payload, signature = str(form.get("assertion")).split(".")
-            key = serialization.load_pem_public_key(public_pem)
-            assert isinstance(key, rsa.RSAPublicKey)
-            key.verify(_b64url(signature), f"{header}.{payload}".encode(),
-                       padding.PKCS1v15(), hashes.SHA256())
-            claims = json.loads(_b64url(payload))
-        except (ValueError, InvalidSignature):
-            return denied
-        if claims.get("iss") != email or claims.get("aud") != GOOGLE_TOKEN_AUDIENCE or \
-                "cloud-platform" not in claims.get("scope", "") or claims["exp"] < time.time():
-            return denied
-        token = "ya29." + secrets.token_urlsafe(16)
-        with self._lock:
-            self.issued_tokens.append(token)
-        return web.json_response({"access_token": token, "expires_in": 3599,
-                                  "token_type": "Bearer"})
-
-    def _bearer(self, rec: Recorded) -> None:
-        auth = rec.headers.get("authorization", "")
-        with self._lock:
-            known = auth.removeprefix("Bearer ") in self.issued_tokens
-        if not auth.startswith("Bearer ") or not known:
-            raise Reject(401, "UNAUTHENTICATED", "Request had invalid authentication "
-                         "credentials. Expected OAuth 2 access token, login cookie or other "
-                         "valid authentication credential.")
 
     async def _generate(self, request: web.Request, rec: Recorded,
                         m: re.Match[str] | None) -> web.StreamResponse:
@@ -524,10 +469,6 @@ class FakeGemini:
 
 
 # ---------------------------------------------------------------------- rules (pure)
-
-
-def _b64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _fields(obj: object, allowed: set[str], where: str | None) -> None:
