@@ -33,9 +33,10 @@ class Fakes:
     openrouter: FakeOpenAI
     ollama: FakeOpenAI
     azure: FakeAzure
+    deepseek: FakeOpenAI
 
     def all(self) -> list[FakeOpenAI]:
-        return [self.openai, self.zai, self.openrouter, self.ollama, self.azure]
+        return [self.openai, self.zai, self.openrouter, self.ollama, self.azure, self.deepseek]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,8 @@ def fakes() -> Iterator[Fakes]:
                    extra_params=frozenset(("reasoning",)), reasoning_field="reasoning"),
         FakeOpenAI(keys=(), models=("llama3.2",)),
         FakeAzure(keys=("az-key",)),
+        FakeOpenAI(keys=("sk-ds",), prefix="", models=("deepseek-v4-pro",),
+                   extra_params=frozenset(("thinking",)), reasoning_replay=("deepseek-",)),
     )
     for fake in f.all():
         fake.start()
@@ -67,6 +70,7 @@ def gw(fakes: Fakes) -> Iterator[Gateway]:
         "OPENROUTER_API_KEY": "sk-or", "OPENROUTER_BASE_URL": fakes.openrouter.base_url,
         "OPENROUTER_HTTP_REFERER": "https://example.test/app", "OPENROUTER_X_TITLE": "my app",
         "OLLAMA_BASE_URL": fakes.ollama.base_url,
+        "DEEPSEEK_API_KEY": "sk-ds", "DEEPSEEK_BASE_URL": fakes.deepseek.base_url,
         "AZURE_API_KEY": "az-key", "AZURE_BASE_URL": fakes.azure.origin,
         "AZURE_MODELS": "chat-prod,reasoner",
         "AZURE_OLD_API_KEY": "az-key", "AZURE_OLD_BASE_URL": fakes.azure.origin + "/openai",
@@ -215,6 +219,24 @@ def test_ollama_needs_no_key(gw: Gateway, fakes: Fakes) -> None:
     assert status == 200, data
     assert data["choices"][0]["message"]["content"] == "local answer"
     assert "authorization" not in fakes.ollama.chats()[0].headers
+
+
+def test_deepseek_gets_reasoning_content_back(gw: Gateway, fakes: Fakes) -> None:
+    fakes.deepseek.script(Reply(text="third", reasoning="more"))
+    history = [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "first thoughts", "signature": ""},
+            {"type": "text", "text": "first"}]},
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "second, said without thinking"},
+        {"role": "user", "content": "three"}]
+    status, _, body = messages(gw, _ask("deepseek/deepseek-v4-pro", messages=history))
+    assert status == 200, body  # the fake refuses an assistant turn without reasoning_content
+    assert body["content"][0] == {"type": "thinking", "thinking": "more",
+                                  "signature": body["content"][0].get("signature", "")}
+    sent = [m for m in fakes.deepseek.chats()[0].json["messages"] if m["role"] == "assistant"]
+    assert [m["reasoning_content"] for m in sent] == ["first thoughts", ""]
 
 
 # ---------------------------------------------------------------- Azure

@@ -9,6 +9,7 @@ It enforces what the real services enforce, in their words:
   top_p but the default (`unsupported_value`);
 - always-thinking models (GLM on Z.ai) refuse `thinking: {"type": "disabled"}` with Z.ai's
   400 `[1210]`;
+- DeepSeek's thinking mode wants `reasoning_content` back on every assistant message;
 - the reasoning field of the answer is `reasoning_content` (DeepSeek/Z.ai style) or
   `reasoning` (OpenRouter), by flavour.
 
@@ -40,6 +41,8 @@ KNOWN_PARAMS = frozenset((
 REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5(?!.*-chat))")
 MAX_TOKENS_REFUSED = ("Unsupported parameter: 'max_tokens' is not supported with this model. "
                       "Use 'max_completion_tokens' instead.")
+REPLAY_MISSING = ("The reasoning_content in the thinking mode must be passed back to the "
+                  "API.")
 ZAI_1210 = "[1210] Invalid API parameter, please check the documentation: thinking cannot be " \
     "disabled for this model"
 
@@ -68,8 +71,12 @@ class FakeOpenAI(ThreadedFake[Reply]):
                  models: tuple[str, ...] = ("gpt-4.1", "o3", "gpt-5"),
                  extra_params: frozenset[str] = frozenset(),
                  always_thinking: tuple[str, ...] = (),
-                 reasoning_field: str = "reasoning_content") -> None:
+                 reasoning_field: str = "reasoning_content",
+                 reasoning_replay: tuple[str, ...] = ()) -> None:
+        """`reasoning_replay`: model prefixes that, thinking, want every assistant message of
+        the history to carry `reasoning_content` back (DeepSeek)."""
         super().__init__()
+        self.reasoning_replay = reasoning_replay
         self.keys, self.prefix, self.models = keys, prefix, models
         self.known = KNOWN_PARAMS | extra_params
         self.always_thinking = always_thinking
@@ -131,6 +138,13 @@ class FakeOpenAI(ThreadedFake[Reply]):
                         "model. Only the default (1) value is supported.",
                         "invalid_request_error", "unsupported_value", key))
         thinking = body.get("thinking")
+        thinking_on = not (isinstance(thinking, dict) and thinking.get("type") == "disabled")
+        if self.reasoning_replay and model.startswith(self.reasoning_replay) and thinking_on:
+            for m in body["messages"]:
+                if m.get("role") == "assistant" and \
+                        not isinstance(m.get("reasoning_content"), str):
+                    raise Rejected(400, _error(REPLAY_MISSING, "invalid_request_error",
+                                               "invalid_request_error"))
         if model.startswith(self.always_thinking) and self.always_thinking and \
                 isinstance(thinking, dict) and thinking.get("type") == "disabled":
             raise Rejected(400, {"error": {"code": "1210", "message": ZAI_1210}})
