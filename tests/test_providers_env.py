@@ -211,6 +211,15 @@ def test_opencode_console_endpoints_per_api_family() -> None:
     }
     go = settings.backend("opencode-go")
     assert go is not None and go.dialect_urls == {}  # /zen/go/v1 serves every family
+    provider = build_provider(zen)
+    assert provider.url_for("anthropic", "claude-sonnet-4-6", stream=True) == \
+        "https://opencode.ai/inference/anthropic/v1/messages"
+    assert provider.url_for("openai_responses", "gpt-5.5", stream=False) == \
+        "https://opencode.ai/inference/openai/v1/responses"
+    listing = provider.models_request(provider.instances[0])
+    assert listing is not None and listing.url == "https://opencode.ai/inference/v1/models"
+    assert build_provider(go).url_for("anthropic", "minimax-m3", stream=False) == \
+        "https://opencode.ai/zen/go/v1/messages"
 
 
 def test_crossway_models_lists_env_backends() -> None:

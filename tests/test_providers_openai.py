@@ -34,9 +34,11 @@ class Fakes:
     ollama: FakeOpenAI
     azure: FakeAzure
     deepseek: FakeOpenAI
+    console: FakeOpenAI  # OpenCode's console inference, OpenAI family
 
     def all(self) -> list[FakeOpenAI]:
-        return [self.openai, self.zai, self.openrouter, self.ollama, self.azure, self.deepseek]
+        return [self.openai, self.zai, self.openrouter, self.ollama, self.azure, self.deepseek,
+                self.console]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,8 @@ def fakes() -> Iterator[Fakes]:
         FakeAzure(keys=("az-key",)),
         FakeOpenAI(keys=("sk-ds",), prefix="", models=("deepseek-v4-pro",),
                    extra_params=frozenset(("thinking",)), reasoning_replay=("deepseek-",)),
+        FakeOpenAI(keys=("sk-console",), prefix="/inference/openai/v1", models=("glm-5.1",),
+                   extra_params=frozenset(("thinking",))),
     )
     for fake in f.all():
         fake.start()
@@ -70,6 +74,8 @@ def gw(fakes: Fakes) -> Iterator[Gateway]:
         "OPENROUTER_API_KEY": "sk-or", "OPENROUTER_BASE_URL": fakes.openrouter.base_url,
         "OPENROUTER_HTTP_REFERER": "https://example.test/app", "OPENROUTER_X_TITLE": "my app",
         "OLLAMA_BASE_URL": fakes.ollama.base_url,
+        "OPENCODE_API_KEY": "sk-console",
+        "OPENCODE_ZEN_BASE_URL": fakes.console.origin + "/inference",
         "DEEPSEEK_API_KEY": "sk-ds", "DEEPSEEK_BASE_URL": fakes.deepseek.base_url,
         "AZURE_API_KEY": "az-key", "AZURE_BASE_URL": fakes.azure.origin,
         "AZURE_MODELS": "chat-prod,reasoner",
@@ -237,6 +243,16 @@ def test_deepseek_gets_reasoning_content_back(gw: Gateway, fakes: Fakes) -> None
                                   "signature": body["content"][0].get("signature", "")}
     sent = [m for m in fakes.deepseek.chats()[0].json["messages"] if m["role"] == "assistant"]
     assert [m["reasoning_content"] for m in sent] == ["first thoughts", ""]
+
+
+def test_opencode_console_endpoint_per_family(gw: Gateway, fakes: Fakes) -> None:
+    fakes.console.script(Reply(text="via the console"))
+    status, _, body = messages(gw, _ask("opencode-zen/glm-5.1"))
+    assert status == 200, body
+    assert body["content"][-1]["text"] == "via the console"
+    (sent,) = fakes.console.chats()
+    assert sent.path == "/inference/openai/v1/chat/completions"
+    assert sent.headers["authorization"] == "Bearer sk-console"
 
 
 # ---------------------------------------------------------------- Azure

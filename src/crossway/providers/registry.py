@@ -11,6 +11,7 @@ from crossway.errors import ConfigError
 from crossway.providers.azure import AzureOpenAIProvider
 from crossway.providers.base import Provider
 from crossway.providers.bedrock import BedrockProvider
+from crossway.providers.dialect_urls import with_dialect_urls
 from crossway.providers.gemini import GeminiProvider, VertexProvider
 from crossway.providers.generic import AnthropicProvider, OpenAICompatibleProvider
 from crossway.providers.opencode import OpenCodeProvider
@@ -44,4 +45,6 @@ def build_provider(settings: BackendSettings) -> Provider:
     if cls is None:
         raise ConfigError(f"backend {settings.name}: unknown type {settings.type!r}; known "
                           f"types: {', '.join(PROVIDER_TYPES)}")
+    if settings.dialect_urls:
+        cls = with_dialect_urls(cls)
     return cls(settings)
