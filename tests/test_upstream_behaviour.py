@@ -60,15 +60,33 @@ ERROR_CASES = [
 ]
 
 
+POOL_KEYS = tuple(f"sk-test-pool-key-{n:02d}-0123456789" for n in range(1, 41))
+
+
+@pytest.fixture(scope="module")
+def pooled() -> Iterator[tuple[Gateway, FakeOpenCode]]:
+    """A 429, AuthError or CreditsError rests the key that got it (the key pool): each case
+    below spends one of many keys; no fallback hides the error (one attempt) and no circuit
+    breaker opens on the scripted 5xx."""
+    with FakeOpenCode(tier="go", keys=POOL_KEYS) as fake:
+        env = {f"OPENCODE_GO_API_KEY_{n}": k for n, k in enumerate(POOL_KEYS, 1)}
+        env |= {"OPENCODE_GO_BASE_URL": fake.base_url,
+                "CROSSWAY_ROUTING": '{"budget": {"attempts": 1}, "breaker": {"failures": 1000}}'}
+        with Gateway(env) as gw:
+            yield gw, fake
+
+
 @pytest.mark.parametrize("dialect", ["anthropic", "openai"])
 @pytest.mark.parametrize("upstream", ["chat", "messages"])
 @pytest.mark.parametrize("stream", [False, True], ids=["unary", "stream"])
 @pytest.mark.parametrize(("err", "status", "a_type", "o_type"), ERROR_CASES,
                          ids=[c[0][1] for c in ERROR_CASES])
 def test_upstream_errors_become_client_errors(
-    gateway: Gateway, fake_go: FakeOpenCode, dialect: str, upstream: str, stream: bool,
+    pooled: tuple[Gateway, FakeOpenCode], dialect: str, upstream: str, stream: bool,
     err: tuple[int, str, str], status: int, a_type: str, o_type: str,
 ) -> None:
+    gateway, fake_go = pooled
+    fake_go.reset()
     retry_after = "18000" if err[1] == "GoUsageLimitError" else None
     fake_go.script(Reply(error=err, retry_after=retry_after))
     got, headers, payload = post(gateway, dialect, MODELS[upstream], stream=stream)

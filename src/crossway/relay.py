@@ -37,15 +37,17 @@ class Relay:
     async def handle(self, ex: Exchange, down: Downstream) -> None:
         """Answer `ex` through `down`, or raise the most relevant CrosswayError (nothing
         reached the client then)."""
-        last: AttemptFailed | None = None
+        failed: list[AttemptFailed] = []
         for target in ex.plan.targets:
+            if not self.policy.admits(target, ex.record.attempts, failed):
+                continue
             try:
                 upstream = registry.get(target.dialect)
             except NotImplementedYet as exc:
                 attempt = Attempt(target, fast=False)
                 ex.record.attempts.append(attempt)
-                last = failures.unsupported(exc)
-                attempt.fail(last)
+                failed.append(failures.unsupported(exc))
+                attempt.fail(failed[-1])
                 continue
             attempt = Attempt(target, fast=ex.client is upstream
                               and upstream.passthrough_ok(ex.body, target.caps))
@@ -55,15 +57,14 @@ class Relay:
             except AttemptFailed as failure:
                 attempt.fail(failure)
                 self.health.record(attempt)
-                last = failure
+                failed.append(failure)
                 if attempt.committed or not self.policy.may_fall_back(
                         failure, len(ex.record.attempts)):
                     break
                 continue
             self.health.record(attempt)
             return
-        assert last is not None, "a plan has at least one target"
-        raise last.error
+        raise self.policy.final_error(ex.plan, failed)
 
     async def _attempt(self, ex: Exchange, attempt: Attempt, upstream: Dialect,
                        down: Downstream) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from crossway.routing.plan import Target
 
 USER_AGENT = f"crossway/{__version__}"
+
+DialectOrigin = Literal["built-in", "config", "override", "discovered", "learned"]
 
 _ROUTE = {
     "openai_chat": "/chat/completions",
@@ -78,6 +80,9 @@ class Provider:
     # backend explicitly (`backend:model`), using `default_dialect`.
     open_catalog = True
     default_dialect: Dialect = "openai_chat"
+    # Whether the routing runtime reads this backend's model listing at start-up (and on
+    # an interval) so ids its catalog lacks become routable.
+    lists_models = False
 
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
@@ -88,9 +93,14 @@ class Provider:
         )
         self._models: dict[str, ModelInfo] = {}
         table = self.builtin_models()
+        # Where each model's dialect came from, for `crossway models` and for deciding which
+        # dialects may be re-learned (a user's override never is).
+        self._origins: dict[str, DialectOrigin] = dict.fromkeys(table, "built-in")
         for model_id in settings.models:
             table.setdefault(model_id, self.default_dialect)
+            self._origins.setdefault(model_id, "config")
         table.update(settings.model_protocol_overrides)
+        self._origins.update(dict.fromkeys(settings.model_protocol_overrides, "override"))
         for model_id, dialect in table.items():
             self._models[model_id] = ModelInfo(model_id, dialect,
                                                self.capabilities(model_id, dialect))
@@ -115,6 +125,48 @@ class Provider:
             d = self.default_dialect
             info = ModelInfo(model, d, self.capabilities(model, d))
         return info
+
+    def dialect_origin(self, model: str) -> DialectOrigin | None:
+        """built-in, config, override, discovered or learned; None for an unknown id."""
+        return self._origins.get(model)
+
+    def guess_dialect(self, model: str) -> Dialect | None:
+        """The likeliest dialect of an id the upstream lists but the catalog lacks; None for
+        ids crossway cannot serve (no codec for their dialect)."""
+        return self.default_dialect
+
+    def other_dialect(self, model: str) -> Dialect | None:
+        """The dialect to retry a model on when the upstream says it is not served on this
+        one (OpenCode moves models between routes); None: never retried elsewhere."""
+        return None
+
+    def add_discovered(self, ids: list[str]) -> list[str]:
+        """Make ids the upstream listed routable (on their likeliest dialect); returns the
+        ids that were new."""
+        added = []
+        for model_id in ids:
+            if model_id in self._models:
+                continue
+            dialect = self.guess_dialect(model_id)
+            if dialect is None:
+                continue
+            self._set(model_id, dialect, "discovered")
+            added.append(model_id)
+        return added
+
+    def learn(self, model: str, dialect: Dialect) -> bool:
+        """Record the dialect a model answered on; False when nothing changed (or the user's
+        own override names the dialect, which wins)."""
+        info = self._models.get(model)
+        if self._origins.get(model) == "override" or (
+                info is not None and info.dialect == dialect):
+            return False
+        self._set(model, dialect, "learned")
+        return True
+
+    def _set(self, model: str, dialect: Dialect, origin: DialectOrigin) -> None:
+        self._models[model] = ModelInfo(model, dialect, self.capabilities(model, dialect))
+        self._origins[model] = origin
 
     # ---------------------------------------------------------------- wire
 

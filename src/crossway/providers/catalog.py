@@ -168,3 +168,32 @@ def model_facts(model: str) -> ModelFacts:
         reasoning=lowered.startswith(_REASONING_PREFIXES),
         chat=not any(word in lowered for word in _NOT_CHAT),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The likeliest route of an id OpenCode lists but the tables above lack (spec 0: name
+# heuristics, since GET /models says nothing about routes). The relay retries once on
+# `retry_dialect` when the guess (or a table entry gone stale) meets a ModelError.
+_GEMINI = ("gemini-",)  # Google's route: no codec in this version, so not routable
+
+
+def likely_dialect(model: str, tier: str) -> Dialect | None:
+    lowered = model.lower()
+    if lowered.startswith(_GEMINI):
+        return None
+    if lowered.startswith("gpt-"):
+        return _R
+    if lowered.startswith("claude-") or lowered.startswith("qwen3"):
+        return _A
+    if lowered.startswith("minimax"):
+        return _A if tier == "go" else _O
+    if lowered.startswith("grok-"):
+        return _R if tier == "go" else _O
+    return _O
+
+
+def retry_dialect(dialect: Dialect) -> Dialect:
+    """Where a model is tried when OpenCode says its route does not serve it: chat and
+    messages are the routes models move between; a Responses model falls back to chat
+    (Go's /responses adapts some chat models itself, spec A4)."""
+    return _O if dialect != _O else _A

@@ -23,7 +23,13 @@ from crossway.errors import (
     UpstreamError,
 )
 from crossway.providers.base import Instance, Provider, UpstreamFailure, context_overflow
-from crossway.providers.catalog import GO_MODELS, ZEN_MODELS, family_capabilities
+from crossway.providers.catalog import (
+    GO_MODELS,
+    ZEN_MODELS,
+    family_capabilities,
+    likely_dialect,
+    retry_dialect,
+)
 
 if TYPE_CHECKING:
     from crossway.routing.plan import Target
@@ -36,6 +42,7 @@ _LONG_RETRY_SECONDS = 60
 
 class OpenCodeProvider(Provider):
     open_catalog = False
+    lists_models = True  # GET /models is read at start-up to learn new ids (discovery.py)
 
     def __init__(self, settings: BackendSettings) -> None:
         self.tier = "go" if settings.type == "opencode-go" else "zen"
@@ -46,6 +53,18 @@ class OpenCodeProvider(Provider):
 
     def capabilities(self, model: str, dialect: Dialect) -> Capabilities:
         return family_capabilities(model, dialect)
+
+    def guess_dialect(self, model: str) -> Dialect | None:
+        return likely_dialect(model, self.tier)
+
+    def other_dialect(self, model: str) -> Dialect | None:
+        # OpenCode moves models between routes (qwen3.7-max went from chat to messages): a
+        # ModelError on the catalog's route is retried once on the other. A user's override
+        # is taken as fact.
+        info = self._models.get(model)
+        if info is None or self.dialect_origin(model) == "override":
+            return None
+        return retry_dialect(info.dialect)
 
     def headers(self, target: Target, *, session_id: str, stream: bool,
                 client_headers: Mapping[str, str]) -> dict[str, str]:

@@ -39,11 +39,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 import orjson
 
 from crossway import ir
+from crossway.providers.catalog import CONTEXT_LIMITS, INPUT_MODALITIES
 from crossway.routing.state import State, WriteBehind
 
 Category = Literal["agent", "code", "reasoning", "long", "vision", "chat"]
@@ -70,30 +72,28 @@ def _t(context: int, vision: bool = False) -> ModelTraits:
     return ModelTraits(context, vision)
 
 
-# Best knowledge of the models' published pages at the catalog snapshot (providers/catalog.py);
-# keyed by bare id so Go and Zen share entries. Unknown ids get DEFAULT_CONTEXT, text only.
-# Override or extend with `routing.models` in the config.
-BUILTIN_TRAITS: Mapping[str, ModelTraits] = {
-    "glm-5.3": _t(200_000), "glm-5.2": _t(200_000), "glm-5.1": _t(200_000),
-    "glm-5": _t(200_000),
-    "kimi-k3": _t(262_144, True), "kimi-k2.7-code": _t(262_144), "kimi-k2.6": _t(262_144, True),
-    "kimi-k2.5": _t(262_144, True),
-    "deepseek-v4-pro": _t(1_000_000), "deepseek-v4-flash": _t(1_000_000),
-    "deepseek-v4-flash-vision-exp": _t(128_000, True),
-    "mimo-v2.5": _t(262_144), "mimo-v2.5-pro": _t(262_144), "mimo-v2-pro": _t(262_144),
-    "mimo-v2-omni": _t(262_144, True), "hy3": _t(128_000),
-    "minimax-m3": _t(1_000_000), "minimax-m2.7": _t(204_800), "minimax-m2.5": _t(204_800),
-    "qwen3.8-max": _t(262_144), "qwen3.7-max": _t(262_144),
-    "qwen3.7-plus": _t(1_000_000, True), "qwen3.6-plus": _t(1_000_000, True),
-    "qwen3.5-plus": _t(1_000_000, True),
-    "grok-4.5": _t(256_000, True), "grok-build-0.1": _t(256_000),
+# Context windows and image input come from providers/catalog.py (models.dev figures, the
+# same ones client configs get), so routing and clients agree on what fits. The ids below have
+# no public figure there; these are routing's own estimates for them. Unknown ids get
+# DEFAULT_CONTEXT, text only. Override or extend with `routing.models` in the config.
+_ESTIMATED: Mapping[str, ModelTraits] = {
+    "glm-5.3": _t(200_000), "deepseek-v4-flash-vision-exp": _t(128_000, True),
+    "qwen3.8-max": _t(262_144), "grok-4.5": _t(256_000, True),
     "gpt-5.6-luna": _t(400_000, True), "gpt-5.6-sol": _t(400_000, True),
-    "gpt-5.6-terra": _t(400_000, True), "gpt-5.5": _t(400_000, True),
-    "gpt-5.4": _t(400_000, True), "gpt-5.4-mini": _t(400_000, True),
-    "claude-opus-5": _t(200_000, True), "claude-opus-4-7": _t(200_000, True),
-    "claude-sonnet-5": _t(200_000, True), "claude-sonnet-4-6": _t(200_000, True),
-    "claude-haiku-4-5": _t(200_000, True), "big-pickle": _t(200_000),
+    "gpt-5.6-terra": _t(400_000, True), "claude-opus-5": _t(200_000, True),
 }
+
+
+def _builtin_traits() -> dict[str, ModelTraits]:
+    traits = dict(_ESTIMATED)
+    for model in {**CONTEXT_LIMITS, **INPUT_MODALITIES}:
+        known = traits.get(model, ModelTraits())
+        traits[model] = ModelTraits(CONTEXT_LIMITS.get(model, known.context),
+                                    "image" in INPUT_MODALITIES.get(model, ()) or known.vision)
+    return traits
+
+
+BUILTIN_TRAITS: Mapping[str, ModelTraits] = MappingProxyType(_builtin_traits())
 
 
 def _chain(prefix: str, *models: str) -> tuple[str, ...]:

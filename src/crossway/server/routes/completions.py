@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from crossway import ir
 from crossway.dialects import registry
 from crossway.dialects.base import Dialect
 from crossway.exchange import Exchange
@@ -20,9 +21,19 @@ async def handle_completion(request: web.Request, client: Dialect) -> web.Stream
     body = await read_json_object(request, state.settings.max_body_bytes)
     pre = client.preflight(body)
     record.model, record.stream = pre.model, pre.stream
-    plan = state.router.plan(pre.model, session_id(request.headers, body))
+    decoded: list[ir.Request] = []
+
+    def decode() -> ir.Request:
+        # Auto routers classify the conversation; the Exchange keeps the decoded request
+        # for translated attempts, so it is decoded at most once.
+        if not decoded:
+            decoded.append(client.decode_request(body))
+        return decoded[0]
+
+    plan = state.router.plan(pre.model, session_id(request.headers, body), decode)
     record.session_id = plan.session_id
-    ex = Exchange(client, body, request.headers, plan, record, pre.stream, pre.include_usage)
+    ex = Exchange(client, body, request.headers, plan, record, pre.stream, pre.include_usage,
+                  decoded[0] if decoded else None)
     down = AiohttpDownstream(request, record.request_id)
     await state.get_relay().handle(ex, down)
     assert down.response is not None, "the relay answered nothing"
