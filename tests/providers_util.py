@@ -104,3 +104,21 @@ def openai_stream_tool(events: list[tuple[str | None, Any]]) -> tuple[str, str, 
             name = name or fn.get("name") or ""
             args += fn.get("arguments") or ""
     return call_id, name, json.loads(args or "{}")
+
+
+def responses(gw: Gateway, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    """POST /v1/responses (OpenAI Responses); JSON, or the SSE events when streaming."""
+    status, h, raw = request(gw, "POST", "/v1/responses", json.dumps(body).encode(),
+                             OPENAI_HEADERS)
+    if body.get("stream") and status == 200:
+        return status, h, sse_events(raw)
+    return status, h, json.loads(raw)
+
+
+def responses_text(data: Any) -> str:
+    """The output text of a Responses answer, or of the delta events of its stream."""
+    if isinstance(data, list):
+        return "".join(d.get("delta", "") for e, d in data
+                       if e == "response.output_text.delta")
+    return "".join(c.get("text", "") for item in data["output"] if item["type"] == "message"
+                   for c in item["content"] if c["type"] == "output_text")

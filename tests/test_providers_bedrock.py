@@ -21,6 +21,8 @@ from tests.providers_util import (
     messages,
     openai_stream_text,
     openai_stream_tool,
+    responses,
+    responses_text,
 )
 
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -97,6 +99,13 @@ def test_openai_client_unary_and_stream(gw: Gateway, fake: FakeBedrock) -> None:
     status, _, events = chat(gw, {**body, "stream": True})
     assert status == 200
     assert openai_stream_text(events) == "streamed to openai"
+
+
+def test_responses_client(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(text="responses via bedrock"))
+    status, _, events = responses(gw, {"model": MODEL, "input": "hi", "stream": True})
+    assert status == 200, events
+    assert responses_text(events) == "responses via bedrock"
 
 
 def test_tool_loop_with_thinking_signatures(gw: Gateway, fake: FakeBedrock) -> None:

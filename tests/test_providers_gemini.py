@@ -28,6 +28,8 @@ from tests.providers_util import (
     messages,
     openai_stream_text,
     openai_stream_tool,
+    responses,
+    responses_text,
 )
 
 KEY = "gk-live-key"
@@ -146,6 +148,17 @@ def test_openai_client_tool_loop(gw: Gateway, fake: FakeGemini) -> None:
     status, _, data = chat(gw, follow)
     assert status == 200, data
     assert data["choices"][0]["message"]["content"] == "/home"
+
+
+def test_responses_client(gw: Gateway, fake: FakeGemini) -> None:
+    fake.script(Reply(text="responses unary"), Reply(text="responses streamed"))
+    status, _, data = responses(gw, {"model": MODEL, "input": "hi"})
+    assert status == 200, data
+    assert responses_text(data) == "responses unary"
+    status, _, events = responses(gw, {"model": MODEL, "input": "hi", "stream": True})
+    assert status == 200
+    assert responses_text(events) == "responses streamed"
+    assert events[-1][0] == "response.completed"
 
 
 def test_quota_error_in_each_dialect(gw: Gateway, fake: FakeGemini) -> None:
