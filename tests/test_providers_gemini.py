@@ -5,6 +5,7 @@ and not, text, tools and tool results, thoughts, and errors in the client's dial
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -17,7 +18,7 @@ from crossway.providers.gemini import GeminiProvider
 from crossway.transport.base import UpstreamRequest
 from tests.fakes.gemini import Call, FakeGemini, Reply
 from tests.fakes.vertex import FakeVertex
-from tests.gateway import Gateway
+from tests.gateway import Gateway, request
 from tests.providers_util import (
     BASH_ANTHROPIC,
     BASH_OPENAI,
@@ -186,6 +187,18 @@ def test_unknown_model_is_a_404_from_gemini(gw: Gateway, fake: FakeGemini) -> No
     status, _, body = messages(gw, _hi(model="gemini/gemini-0-nonexistent"))
     assert status == 404, body
     assert "gemini-0-nonexistent" in body["error"]["message"]
+
+
+def test_listing_feeds_v1_models(gw: Gateway) -> None:
+    wanted = {"gemini/gemini-2.5-pro", "gemini/gemini-3-pro-preview"}
+    deadline = time.monotonic() + 10
+    while True:
+        status, _, raw = request(gw, "GET", "/v1/models?all=1")
+        ids = {m["id"] for m in json.loads(raw)["data"]}
+        if wanted <= ids or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert status == 200 and wanted <= ids
 
 
 def test_models_listing_hook(fake: FakeGemini) -> None:

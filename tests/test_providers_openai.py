@@ -6,6 +6,8 @@ wants its api-key header, a deployment in the path and an api-version."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,7 +15,7 @@ import pytest
 
 from tests.fakes.azure import FakeAzure
 from tests.fakes.openai_compat import FakeOpenAI, Reply, ToolCall
-from tests.gateway import Gateway
+from tests.gateway import Gateway, request
 from tests.providers_util import (
     BASH_ANTHROPIC,
     BASH_OPENAI,
@@ -176,6 +178,28 @@ def test_refused_key_names_the_variable(gw: Gateway, fakes: Fakes) -> None:
     assert status == 502, data
     assert "OPENAI_OLD_API_KEY" in data["error"]["message"]
     assert "Incorrect API key" in data["error"]["message"]
+
+
+def _listed(gw: Gateway, wanted: set[str], timeout: float = 10.0) -> set[str]:
+    """GET /v1/models until every `wanted` id appears (listings are read in the background,
+    one backend after another)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, raw = request(gw, "GET", "/v1/models?all=1")
+        assert status == 200
+        ids = {m["id"] for m in json.loads(raw)["data"]}
+        if wanted <= ids or time.monotonic() > deadline:
+            return ids
+        time.sleep(0.1)
+
+
+def test_upstream_listings_feed_the_catalog(gw: Gateway, fakes: Fakes) -> None:
+    wanted = {"openai/o3", "openai/gpt-5", "zai/glm-5.1", "ollama/llama3.2"}
+    assert wanted <= _listed(gw, wanted)
+    # Azure lists nothing with a key: its configured deployments are what it serves
+    assert {"azure/chat-prod", "azure/reasoner"} <= _listed(gw, set())
+    status, _, data = chat(gw, _chat("ollama:llama3.2"))
+    assert status == 200, data
 
 
 # ---------------------------------------------------------------- Z.ai, OpenRouter, Ollama
