@@ -8,6 +8,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -218,27 +219,36 @@ def test_models_listing_hook(fake: FakeGemini) -> None:
 # ---------------------------------------------------------------- Vertex AI
 
 
-@pytest.fixture(scope="module")
-def vertex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeVertex, Gateway]]:
-    """Vertex mode of the fake (its URL shape, OAuth bearer tokens from its own token
-    endpoint) and a gateway whose Google credentials file points there."""
+def _service_account(tmp: Path, lifetime: int = 3599) -> tuple[FakeVertex, dict[str, str]]:
+    """A fake Vertex trusting a fresh service account, and the environment of a gateway
+    holding that account's key file."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
     email = "crossway@proj.iam.gserviceaccount.com"
-    with FakeVertex((email, public)) as fake:
-        creds = tmp_path_factory.mktemp("gcp") / "service-account.json"
-        creds.write_text(json.dumps({
-            "type": "service_account", "project_id": "proj", "private_key_id": "k1",
-            "private_key": private, "client_email": email, "client_id": "1",
-            "token_uri": fake.origin + "/token"}))
-        base = fake.origin + "/v1/projects/proj/locations/us-central1/publishers/google"
-        env = {"VERTEX_PROJECT": "proj", "VERTEX_LOCATION": "us-central1",
-               "VERTEX_BASE_URL": base, "GOOGLE_APPLICATION_CREDENTIALS": str(creds)}
+    fake = FakeVertex((email, public), token_lifetime=lifetime).start()
+    creds = tmp / "service-account.json"
+    creds.write_text(json.dumps({
+        "type": "service_account", "project_id": "proj", "private_key_id": "k1",
+        "private_key": private, "client_email": email, "client_id": "1",
+        "token_uri": fake.origin + "/token"}))
+    base = fake.origin + "/v1/projects/proj/locations/us-central1/publishers/google"
+    return fake, {"VERTEX_PROJECT": "proj", "VERTEX_LOCATION": "us-central1",
+                  "VERTEX_BASE_URL": base, "GOOGLE_APPLICATION_CREDENTIALS": str(creds)}
+
+
+@pytest.fixture(scope="module")
+def vertex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeVertex, Gateway]]:
+    """Vertex mode of the fake (its URL shape, OAuth bearer tokens from its own token
+    endpoint) and a gateway whose Google credentials file points there."""
+    fake, env = _service_account(tmp_path_factory.mktemp("gcp"))
+    try:
         with Gateway(env) as g:
             yield fake, g
+    finally:
+        fake.stop()
 
 
 def test_vertex_with_google_credentials(vertex: tuple[FakeVertex, Gateway]) -> None:
@@ -258,3 +268,23 @@ def test_vertex_with_google_credentials(vertex: tuple[FakeVertex, Gateway]) -> N
     assert len(fake.issued_tokens) == 1  # one token, reused until it expires
     assert first.headers["authorization"] == "Bearer " + fake.issued_tokens[0]
     assert "x-goog-api-key" not in first.headers
+
+
+def test_vertex_token_renewed_before_it_expires(tmp_path: Path) -> None:
+    """A token inside google-auth's refresh window is still used while the next one is
+    fetched in the background: no request waits on Google's token endpoint."""
+    fake, env = _service_account(tmp_path, lifetime=200)
+    try:
+        with Gateway(env) as g:
+            body = {"model": "vertex/gemini-2.5-flash",
+                    "messages": [{"role": "user", "content": "hi"}]}
+            assert chat(g, body)[0] == 200
+            first = fake.issued_tokens[0]
+            assert chat(g, body)[0] == 200
+            assert fake.generations()[1].headers["authorization"] == "Bearer " + first
+            deadline = time.monotonic() + 10
+            while len(fake.issued_tokens) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(fake.issued_tokens) >= 2
+    finally:
+        fake.stop()

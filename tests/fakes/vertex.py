@@ -31,10 +31,12 @@ _PATH = re.compile(r"/v1/projects/[^/]+/locations/[^/]+/publishers/google/models
 
 
 class FakeVertex(FakeGemini):
-    def __init__(self, service_account: tuple[str, bytes]) -> None:
-        """`service_account`: (client email, public key PEM)."""
+    def __init__(self, service_account: tuple[str, bytes], token_lifetime: int = 3599) -> None:
+        """`service_account`: (client email, public key PEM); tokens live `token_lifetime`
+        seconds."""
         super().__init__(keys=())
         self.service_account = service_account
+        self.token_lifetime = token_lifetime
         self.issued_tokens: list[str] = []
         self._tokens_lock = threading.Lock()
 
@@ -66,7 +68,7 @@ class FakeVertex(FakeGemini):
         token = "ya29." + secrets.token_urlsafe(16)
         with self._tokens_lock:
             self.issued_tokens.append(token)
-        return web.json_response({"access_token": token, "expires_in": 3599,
+        return web.json_response({"access_token": token, "expires_in": self.token_lifetime,
                                   "token_type": "Bearer"})
 
     def _bearer(self, rec: Recorded) -> None:

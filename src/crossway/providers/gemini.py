@@ -10,6 +10,8 @@ answer a clear error naming the extra.
 
 from __future__ import annotations
 
+import datetime
+import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
     from crossway.routing.plan import Target
 
 _CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+log = logging.getLogger("crossway.providers.vertex")
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 class GeminiProvider(PresetMixin):
@@ -75,24 +82,47 @@ _GRPC_NAMES = frozenset((
 
 
 class _TokenSource:
-    """Google credentials and their current access token, refreshed when it expires.
+    """Google credentials and their current access token.
 
-    The refresh is a blocking HTTPS call made at most once an hour per backend; it runs
-    under a lock so concurrent requests refresh once."""
+    Fetching a token is a blocking HTTPS call. Only the first one (and one after a token
+    really expired) is made on the request's path; when a token nears its end (google-auth's
+    refresh window, minutes before expiry) the next one is fetched in a background thread
+    while requests keep using the current one."""
 
     def __init__(self, extra_hint: str) -> None:
         self._lock = threading.Lock()
         self._credentials: Any = None
         self._hint = extra_hint
+        self._renewing = False
 
     def token(self) -> str:
         with self._lock:
             if self._credentials is None:
                 self._credentials = self._load()
             creds = self._credentials
-            if not creds.valid:
+            if creds.valid:
+                return str(creds.token)
+            expiry = creds.expiry  # naive UTC, as google-auth keeps it
+            usable = creds.token and expiry is not None and \
+                expiry - datetime.timedelta(seconds=30) > _utcnow()
+            if not usable:
                 self._refresh(creds)
+                return str(creds.token)
+            if not self._renewing:
+                self._renewing = True
+                threading.Thread(target=self._renew, args=(creds,), name="vertex-token",
+                                 daemon=True).start()
             return str(creds.token)
+
+    def _renew(self, creds: Any) -> None:
+        try:
+            self._refresh(creds)
+        except CrosswayError as exc:
+            # The current token still works for a while; the next request retries.
+            log.warning("Vertex AI token renewal failed: %s", exc.message)
+        finally:
+            with self._lock:
+                self._renewing = False
 
     def _load(self) -> Any:
         try:
