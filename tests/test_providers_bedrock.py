@@ -5,12 +5,16 @@ gateway whose Python lacks the optional extras answers a clear error instead of 
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakes.bedrock import BAD_SIGNATURE, Call, FakeBedrock, Reply
+from crossway.config.settings import BackendSettings, KeySpec
+from crossway.providers.bedrock import BedrockProvider, EventStreamReader
+from tests.fakes.bedrock import BAD_SIGNATURE, Call, FakeBedrock, Reply, encode_message
 from tests.gateway import Gateway
 from tests.providers_util import (
     BASH_ANTHROPIC,
@@ -199,3 +203,46 @@ def test_missing_extras_are_named(tmp_path: Path, fake: FakeBedrock) -> None:
         assert status == 503, data
         assert "pip install 'crossway[vertex]'" in data["error"]["message"]
     assert fake.invocations() == []
+
+
+# ---------------------------------------------------------------- event-stream framing
+
+
+def _reader() -> EventStreamReader:
+    reader = BedrockProvider(BackendSettings(
+        name="bedrock", type="bedrock", api_url="https://bedrock-runtime.us-east-1.amazonaws.com",
+        keys=(KeySpec("", "no key needed"),), preset="bedrock")).stream_reader()
+    assert isinstance(reader, EventStreamReader)
+    return reader
+
+
+def _chunk(event: dict[str, object]) -> bytes:
+    payload = {"bytes": base64.b64encode(json.dumps(event).encode()).decode()}
+    return encode_message({":event-type": "chunk", ":content-type": "application/json",
+                           ":message-type": "event"}, json.dumps(payload).encode())
+
+
+def test_frames_split_anywhere_are_read_whole() -> None:
+    events = [{"type": "message_start", "message": {"id": "m"}},
+              {"type": "content_block_delta", "index": 0,
+               "delta": {"type": "text_delta", "text": "héllo"}}]
+    wire = b"".join(_chunk(e) for e in events)
+    reader = _reader()
+    out = [ev for i in range(len(wire)) for ev in reader.feed(wire[i : i + 1])]
+    assert [json.loads(ev.data) for ev in out] == events
+    assert all(ev.event is None for ev in out)
+
+
+def test_exception_and_corrupt_frames_become_error_events() -> None:
+    reader = _reader()
+    exc = encode_message({":message-type": "exception",
+                          ":exception-type": "throttlingException"},
+                         b'{"message": "slow down"}')
+    (ev,) = reader.feed(exc)
+    assert ev.event == "error"
+    assert json.loads(ev.data)["error"] == {"type": "rate_limit_error",
+                                            "message": "Bedrock: slow down"}
+    frame = bytearray(_chunk({"type": "ping"}))
+    frame[-1] ^= 0xFF  # the message CRC no longer matches
+    (bad,) = _reader().feed(bytes(frame))
+    assert "malformed event-stream frame" in json.loads(bad.data)["error"]["message"]
