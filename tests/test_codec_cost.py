@@ -33,6 +33,11 @@ from crossway.dialects.sse import SSEParser
 BASELINE: dict[str, tuple[float, float]] = {
     "anthropic client <- openai_chat upstream": (540.0, 36.0),
     "openai_chat client <- anthropic upstream": (425.0, 25.0),
+    # Responses directions, measured when that dialect joined (2026-12-01).
+    "openai_responses client <- openai_chat upstream": (516.0, 31.0),
+    "openai_responses client <- anthropic upstream": (380.0, 22.0),
+    "anthropic client <- openai_responses upstream": (361.0, 19.0),
+    "openai_chat client <- openai_responses upstream": (368.0, 19.0),
 }
 SLACK = 2.5
 ROUNDS = 3  # the corpus goes through this many fresh decoder/encoder pairs
@@ -104,12 +109,70 @@ def anthropic_corpus(repeat_text: int = 1) -> list[bytes]:
     return frames
 
 
+def responses_corpus(repeat_text: int = 1) -> list[bytes]:
+    """A Responses upstream stream (grok-4.5 on Go): reasoning with encrypted state, text, a
+    function call, then response.completed and Zen's trailing cost frame."""
+    seq = iter(range(10_000))
+
+    def ev(typ: str, **fields: Any) -> bytes:
+        return _sse({"type": typ, **fields, "sequence_number": next(seq)}, typ)
+
+    snapshot = {"id": "resp_1", "object": "response", "created_at": 1, "model": "grok-4.5",
+                "status": "in_progress", "output": []}
+    reasoning = {"type": "reasoning", "id": "rs_1", "summary": []}
+    message = {"type": "message", "id": "msg_1", "role": "assistant", "status": "in_progress",
+               "content": []}
+    call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "read_file",
+            "arguments": "", "status": "in_progress"}
+    text = "".join(TEXT * repeat_text)
+    frames = [ev("response.created", response=snapshot),
+              ev("response.in_progress", response=snapshot),
+              ev("response.output_item.added", output_index=0, item=reasoning),
+              ev("response.reasoning_summary_part.added", item_id="rs_1", output_index=0,
+                 summary_index=0, part={"type": "summary_text", "text": ""})]
+    frames += [ev("response.reasoning_summary_text.delta", item_id="rs_1", output_index=0,
+                  summary_index=0, delta=r) for r in REASONING]
+    frames.append(ev("response.output_item.done", output_index=0, item={
+        **reasoning, "summary": [{"type": "summary_text", "text": "".join(REASONING)}],
+        "encrypted_content": "gAAAAB" + "x" * 200}))
+    frames += [ev("response.output_item.added", output_index=1, item=message),
+               ev("response.content_part.added", item_id="msg_1", output_index=1,
+                  content_index=0, part={"type": "output_text", "text": "", "annotations": []})]
+    frames += [ev("response.output_text.delta", item_id="msg_1", output_index=1,
+                  content_index=0, delta=t) for t in TEXT * repeat_text]
+    frames += [ev("response.output_text.done", item_id="msg_1", output_index=1,
+                  content_index=0, text=text),
+               ev("response.output_item.done", output_index=1, item={
+                   **message, "status": "completed",
+                   "content": [{"type": "output_text", "text": text, "annotations": []}]}),
+               ev("response.output_item.added", output_index=2, item=call)]
+    frames += [ev("response.function_call_arguments.delta", item_id="fc_1", output_index=2,
+                  delta=a) for a in ARGS]
+    frames.append(ev("response.output_item.done", output_index=2,
+                     item={**call, "arguments": "".join(ARGS), "status": "completed"}))
+    frames.append(ev("response.completed", response={
+        **snapshot, "status": "completed",
+        "usage": {"input_tokens": 120, "input_tokens_details": {"cached_tokens": 20},
+                  "output_tokens": 80, "output_tokens_details": {"reasoning_tokens": 10},
+                  "total_tokens": 200}}))
+    frames.append(_sse({"type": "ping", "cost": "0.0042"}, "ping"))
+    return frames
+
+
 DIRECTIONS: dict[str, tuple[str, str, Callable[[int], list[bytes]], Capabilities]] = {
     # name: (upstream dialect, client dialect, corpus, upstream capabilities)
     "anthropic client <- openai_chat upstream": (
         "openai_chat", "anthropic", openai_corpus, Capabilities()),
     "openai_chat client <- anthropic upstream": (
         "anthropic", "openai_chat", anthropic_corpus, Capabilities(reasoning_replay=True)),
+    "openai_responses client <- openai_chat upstream": (
+        "openai_chat", "openai_responses", openai_corpus, Capabilities()),
+    "openai_responses client <- anthropic upstream": (
+        "anthropic", "openai_responses", anthropic_corpus, Capabilities()),
+    "anthropic client <- openai_responses upstream": (
+        "openai_responses", "anthropic", responses_corpus, Capabilities()),
+    "openai_chat client <- openai_responses upstream": (
+        "openai_responses", "openai_chat", responses_corpus, Capabilities()),
 }
 
 
