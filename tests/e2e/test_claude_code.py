@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,9 @@ def test_upstream_error_reaches_claude_code(claude_bin: Path, gateway: Gateway,
                                             dialect: str) -> None:
     model = MODELS[dialect]
     message = "Rate limit exceeded for this key, slow down."
-    fake_go.script(Reply(error=(429, "RateLimitError", message), retry_after="7"))
+    # The key rests for the retry-after (crossway's key pool): one second, waited out below
+    # so the next test finds the key usable again.
+    fake_go.script(Reply(error=(429, "RateLimitError", message), retry_after="1"))
     run, result = claude(claude_bin, gateway, model, "Say hello.", tmp_path / "home", workdir,
                          e2e_case)
     assert result.get("is_error") is True, run.describe(gateway)
@@ -165,6 +168,7 @@ def test_upstream_error_reaches_claude_code(claude_bin: Path, gateway: Gateway,
     assert message in result["result"], result["result"]
     sent = fake_go.completions()
     assert [r.status for r in sent] == [429]  # CLAUDE_CODE_MAX_RETRIES=0: no retry
+    time.sleep(1.1)
 
 
 @dialects

@@ -77,6 +77,7 @@ __all__ = [
     "PREFIXES",
     "FakeOpenCode",
     "FakeUsage",
+    "Fault",
     "Recorded",
     "Reply",
     "ToolCallSpec",
@@ -89,13 +90,18 @@ CATALOG: dict[str, dict[str, tuple[str, ...]]] = {
             "glm-5.1",
             "glm-5",
             "glm-5.2",
+            "glm-5.3",
             "kimi-k2.6",
+            "kimi-k2.7-code",
             "kimi-k3",
             "deepseek-v4-pro",
             "deepseek-v4-flash",
+            "mimo-v2.5",
             "mimo-v2.5-pro",
+            "mimo-v2-omni",
         ),
-        "messages": ("minimax-m2.7", "minimax-m2.5", "qwen3.7-max"),
+        "messages": ("minimax-m3", "minimax-m2.7", "minimax-m2.5", "qwen3.7-max",
+                     "qwen3.7-plus"),
         "responses": ("grok-4.5", "gpt-5.6-luna", "muse-spark-1.2-contributor"),
     },
     "zen": {
@@ -145,6 +151,38 @@ class Recorded:
         model = self.json.get("model") if isinstance(self.json, dict) else None
         return model if isinstance(model, str) else None
 
+    @property
+    def key(self) -> str | None:
+        """The API key the request carried (x-api-key on /messages, else Bearer)."""
+        if self.headers.get("x-api-key"):
+            return self.headers["x-api-key"]
+        scheme, _, value = self.headers.get("authorization", "").partition(" ")
+        return value if scheme == "Bearer" and value else None
+
+
+@dataclass
+class Fault:
+    """A standing failure: every valid completion request for `model` (any when None) made
+    with `key` (any when None) gets this error, before any scripted reply, until removed."""
+
+    error: tuple[int, str, str]
+    model: str | None = None
+    key: str | None = None
+    retry_after: str | None = None
+    limit_name: str | None = None  # OpenCode Go's metadata.limitName ("5 hour", ...)
+    hits: int = 0
+
+    def matches(self, model: str, key: str | None) -> bool:
+        return (self.model is None or self.model == model) and \
+            (self.key is None or self.key == key)
+
+    def body(self) -> dict[str, Any]:
+        _, etype, message = self.error
+        error: dict[str, Any] = {"type": etype, "message": message}
+        if self.limit_name is not None:
+            error["metadata"] = {"workspace": "wrk_fake0123456789", "limitName": self.limit_name}
+        return {"type": "error", "error": error}
+
 
 @dataclass
 class _State:
@@ -154,6 +192,7 @@ class _State:
     signatures: dict[str, str] = field(default_factory=dict)  # minted signature -> thinking
     sig_counter: int = 0
     encrypted: dict[str, str] = field(default_factory=dict)  # minted encrypted_content -> text
+    faults: list[Fault] = field(default_factory=list)
 
 
 class FakeOpenCode:
@@ -165,7 +204,8 @@ class FakeOpenCode:
         self.tier = tier
         self.keys = tuple(keys)
         self.prefix = PREFIXES[tier]
-        self.catalog = CATALOG[tier]
+        # A copy: `serve` adds models to this server only.
+        self.catalog = {route: tuple(models) for route, models in CATALOG[tier].items()}
         self.port = 0
         self._lock = threading.Lock()
         self._state = _State()
@@ -216,6 +256,30 @@ class FakeOpenCode:
             self._state.script.clear()
             self._state.requests.clear()
             self._state.session_ids.clear()
+            self._state.faults.clear()
+
+    def fault(self, status: int, etype: str, message: str, *, model: str | None = None,
+              key: str | None = None, retry_after: str | None = None,
+              limit_name: str | None = None) -> Fault:
+        """Make every request for `model` and/or with `key` fail this way (see Fault)."""
+        f = Fault((status, etype, message), model, key, retry_after, limit_name)
+        with self._lock:
+            self._state.faults.append(f)
+        return f
+
+    def clear_fault(self, f: Fault) -> None:
+        with self._lock:
+            if f in self._state.faults:
+                self._state.faults.remove(f)
+
+    def serve(self, model: str, route: str) -> FakeOpenCode:
+        """Serve `model` on `route` from now on (listed by GET /models too), as when
+        OpenCode adds a model or moves it to another route."""
+        with self._lock:
+            for r in self.catalog:
+                self.catalog[r] = tuple(m for m in self.catalog[r] if m != model)
+            self.catalog[route] = (*self.catalog[route], model)
+        return self
 
     def route_of(self, model: str) -> str | None:
         for route, models in self.catalog.items():
@@ -441,6 +505,15 @@ class FakeOpenCode:
             body, model = self._validate(rec, route)
         except Reject as r:
             return self._error(rec, r.status, r.etype, r.message)
+        with self._lock:
+            fault = next((f for f in self._state.faults if f.matches(model, rec.key)), None)
+            if fault is not None:
+                fault.hits += 1
+        if fault is not None:
+            resp = web.json_response(fault.body(), status=fault.error[0])
+            if fault.retry_after is not None:
+                resp.headers["retry-after"] = fault.retry_after
+            return self._answer(rec, resp)
         reply = self._next_reply(body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
