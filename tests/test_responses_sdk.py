@@ -16,6 +16,7 @@ import openai
 import pytest
 from openai.types.responses import Response
 
+from tests.conftest import ZEN_KEY
 from tests.fakes.opencode import FakeOpenCode, FakeUsage, Recorded, Reply, ToolCallSpec
 from tests.gateway import Gateway, request
 
@@ -301,3 +302,36 @@ def test_mid_stream_failure_is_response_failed(gateway: Gateway, fake_go: FakeOp
     assert failed.response.id == events[0].response.id  # type: ignore[union-attr]
     seqs = [e.sequence_number for e in events]
     assert seqs == sorted(set(seqs)), seqs
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/v1/chat/completions"])
+def test_zen_gpt_cost_frame_never_reaches_the_client(
+        gateway: Gateway, fake_zen: FakeOpenCode, path: str) -> None:
+    """Zen serves its GPT models on /responses and appends a cost frame after the terminal
+    event (spec A8): a Responses client (same-dialect fast path) and a chat client
+    (translated) both get a stream that ends where the upstream's answer ends."""
+    fake_zen.script(Reply(text="From gpt on Zen."))
+    if path == "/v1/responses":
+        body: dict[str, Any] = {"model": "opencode-zen/gpt-5.5", "input": "hi", "stream": True}
+    else:
+        body = {"model": "opencode-zen/gpt-5.5", "stream": True,
+                "messages": [{"role": "user", "content": "hi"}]}
+    status, _, payload = request(gateway, "POST", path, json.dumps(body).encode(),
+                                 {"content-type": "application/json"})
+    assert status == 200, payload
+    frames = [json.loads(line[6:]) for line in payload.decode().splitlines()
+              if line.startswith("data: {")]
+    if path == "/v1/responses":
+        text = "".join(f["delta"] for f in frames if f["type"] == "response.output_text.delta")
+    else:
+        text = "".join(f["choices"][0]["delta"].get("content") or "" for f in frames
+                       if f["choices"])
+    assert text == "From gpt on Zen."
+    assert b'"cost"' not in payload
+    if path == "/v1/responses":
+        assert payload.rstrip().split(b"\n\n")[-1].startswith(b"event: response.completed")
+    else:
+        assert payload.rstrip().endswith(b"data: [DONE]")
+    (req,) = fake_zen.completions()
+    assert req.path.endswith("/responses") and req.json["model"] == "gpt-5.5"
+    assert req.headers["authorization"] == "Bearer " + ZEN_KEY
