@@ -1,9 +1,10 @@
-"""Claude Code (the real CLI, headless) on a model served only over the Responses API.
+"""Claude Code and OpenCode (the real CLIs, headless) on a model served only over Responses.
 
-OpenCode Go serves grok-4.5 on `/responses` only: Claude Code speaks Anthropic Messages to
-crossway, which translates to and from the Responses dialect upstream (tools, reasoning and
-its encrypted state included). The Bash turn makes Claude Code really run a command whose
-output the fake cannot know, and replay grok's reasoning state on the next request.
+OpenCode Go serves grok-4.5 on `/responses` only: Claude Code speaks Anthropic Messages and
+OpenCode (openai-compatible) Chat Completions to crossway, which translates to and from the
+Responses dialect upstream (tools, reasoning and its encrypted state included). The Bash turn
+makes the client really run a command whose output the fake cannot know, and Claude Code
+replay grok's reasoning state on the next request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import pytest
 
 from tests.e2e.clients import CLIENT_KEY, Case
 from tests.e2e.test_claude_code import BASH_MARKER, MARKER_RE, claude
+from tests.e2e.test_opencode import BASH_MARKER as OPENCODE_BASH
+from tests.e2e.test_opencode import opencode, opencode_home, texts, tool_uses
 from tests.fakes.opencode import FakeOpenCode, FakeUsage, Recorded, Reply
 from tests.gateway import Gateway
 
@@ -22,6 +25,9 @@ CLIENT = "claude-code"
 pytestmark = pytest.mark.timeout(240, func_only=True)
 MODEL = "opencode-go/grok-4.5"
 responses = pytest.mark.parametrize("dialect", ["responses"])
+
+
+__all__ = ["opencode_home"]  # a module-scoped fixture shared with test_opencode
 
 
 def upstream(fake: FakeOpenCode, count: int) -> list[Recorded]:
@@ -79,3 +85,25 @@ def test_bash_round_trip(claude_bin: Path, gateway: Gateway, fake_go: FakeOpenCo
     # other), carried by Claude Code in the thinking signature
     reasoning = [i for i in items if i.get("type") == "reasoning"]
     assert len(reasoning) == 1 and reasoning[0]["encrypted_content"].startswith("gAAAAB-fake-")
+
+
+@responses
+def test_opencode_bash_round_trip(opencode_bin: Path, gateway: Gateway, fake_go: FakeOpenCode,
+                                  opencode_home: Path, workdir: Path, e2e_case: Case,
+                                  dialect: str) -> None:
+    """OpenCode's openai-compatible provider (Chat Completions) on grok-4.5."""
+    fake_go.script(Reply(text="Running it.", tool_calls=[OPENCODE_BASH], when_tools=True))
+    run, events = opencode(opencode_bin, gateway, "openai-compatible", MODEL,
+                           "Print the marker with bash.", opencode_home, workdir, e2e_case)
+    assert run.returncode == 0, run.describe(gateway)
+    (use,) = tool_uses(events)
+    assert use["tool"] == "bash" and use["state"]["status"] == "completed", use
+    match = MARKER_RE.search(use["state"]["output"])
+    assert match, use
+    assert texts(events)[-1].strip() == f"tool said: {match.group(0)}", run.describe(gateway)
+    agent = [r for r in fake_go.completions() if r.json.get("tools")]
+    assert len(agent) == 2, [(r.path, r.status) for r in fake_go.completions()]
+    for req in agent:
+        assert req.status == 200 and req.path.endswith("/responses"), req.body[:1000]
+    output = agent[1].json["input"][-1]
+    assert output["type"] == "function_call_output" and match.group(0) in output["output"]
