@@ -105,6 +105,31 @@ def test_chat_client_on_minimax_multi_turn_with_tools(
     assert [b["type"] for b in sent[2].json["messages"][1]["content"]] == ["tool_use"]
 
 
+def test_chat_client_on_a_responses_upstream_drops_what_it_cannot_keep(
+        gateway: Gateway, fake_go: FakeOpenCode) -> None:
+    """A chat client gets grok's reasoning as text and loses its encrypted state: the next
+    turn sends grok no reasoning item at all (the fake refuses any it did not issue)."""
+    fake_go.script(
+        Reply(reasoning="Use the tool.",
+              tool_calls=[ToolCallSpec("get_weather", {"city": "Kyiv"})]),
+        Reply(text="Snowy."))
+    client = _openai(gateway)
+    history: list[Any] = [{"role": "user", "content": "Kyiv?"}]
+    msg = client.chat.completions.create(model="opencode-go/grok-4.5", messages=history,
+                                         tools=[CHAT_TOOL]).choices[0].message
+    assert (msg.model_extra or {}).get("reasoning_content") == "Use the tool."
+    assert msg.tool_calls
+    history += [{"role": "assistant", "content": None, "reasoning_content": "Use the tool.",
+                 "tool_calls": [c.model_dump() for c in msg.tool_calls]},
+                {"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "-2C"}]
+    again = client.chat.completions.create(model="opencode-go/grok-4.5", messages=history,
+                                           tools=[CHAT_TOOL]).choices[0].message
+    assert again.content == "Snowy."
+    _, second = _ok(fake_go, 2)
+    types = [item.get("type") for item in second.json["input"]]
+    assert "reasoning" not in types and types[-2:] == ["function_call", "function_call_output"]
+
+
 # ------------------------------------------------------ Anthropic client -> /responses
 
 

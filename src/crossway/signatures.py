@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,8 @@ MINTED = "crossway.v1."
 CARRIED = "crossway.v2."
 
 Kind = Literal["signature", "encrypted"]
+# A dated snapshot suffix: 20261101, 2026-11-01.
+_SNAPSHOT = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,14 @@ def kind_of(value: str | None) -> Kind | None:
 
 
 def same_model(issuer: str, model: str) -> bool:
-    """Upstreams may name a model with another case or a dated suffix than the id crossway
-    sent (`MiniMax-M2.7`, `grok-4.5-20261101`); anything else is another model."""
+    """Upstreams may name a model with another case or a dated snapshot suffix than the id
+    crossway sent (`MiniMax-M2.7`, `grok-4.5-20261101`); anything else is another model
+    (`gpt-5.6-luna` is not `gpt-5.6`)."""
     a, b = issuer.lower(), model.lower()
-    return bool(a) and bool(b) and (a == b or a.startswith(b + "-") or b.startswith(a + "-"))
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer.startswith(shorter + "-") and _SNAPSHOT.fullmatch(
+        longer[len(shorter) + 1:]) is not None
