@@ -106,10 +106,13 @@ def test_openai_client_unary_and_stream(gw: Gateway, fake: FakeBedrock) -> None:
 
 
 def test_responses_client(gw: Gateway, fake: FakeBedrock) -> None:
-    fake.script(Reply(text="responses via bedrock"))
+    fake.script(Reply(text="responses via bedrock"), Reply(text="responses via nova"))
     status, _, events = responses(gw, {"model": MODEL, "input": "hi", "stream": True})
     assert status == 200, events
     assert responses_text(events) == "responses via bedrock"
+    status, _, data = responses(gw, {"model": NOVA, "input": "hi"})
+    assert status == 200, data
+    assert responses_text(data) == "responses via nova"
 
 
 def test_tool_loop_with_thinking_signatures(gw: Gateway, fake: FakeBedrock) -> None:
@@ -152,8 +155,80 @@ def test_model_errors(gw: Gateway, fake: FakeBedrock) -> None:
     assert status == 400 and "model identifier is invalid" in body["error"]["message"]
     status, _, body = messages(gw, _ask("bedrock/anthropic.claude-opus-4-20250514-v1:0"))
     assert status == 403 and "don't have access" in body["error"]["message"]
-    status, _, body = messages(gw, _ask("bedrock/meta.llama3-70b-instruct-v1:0"))
-    assert status == 501 and "Anthropic models only" in body["error"]["message"]
+    status, _, body = messages(gw, _ask("bedrock/meta.llama3-0-nonexistent-v1:0"))
+    assert status == 400 and "model identifier is invalid" in body["error"]["message"]
+
+
+# ---------------------------------------------------------------- Converse (other families)
+
+LLAMA = "bedrock/meta.llama3-70b-instruct-v1:0"
+NOVA = "bedrock/amazon.nova-pro-v1:0"
+
+
+def test_converse_text_both_dialects(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(text="llama speaking"), Reply(text="llama streaming"),
+                Reply(text="nova speaking"))
+    status, _, body = messages(gw, _ask(LLAMA, system="be brief", temperature=0.3))
+    assert status == 200, body
+    assert body["content"] == [{"type": "text", "text": "llama speaking"}]
+    assert body["stop_reason"] == "end_turn" and body["usage"]["input_tokens"] > 0
+    status, _, events = messages(gw, _ask(LLAMA, stream=True))
+    assert status == 200, events
+    assert anthropic_stream_text(events) == "llama streaming"
+    status, _, data = chat(gw, {"model": NOVA, "max_tokens": 50,
+                                "messages": [{"role": "user", "content": "hi"}]})
+    assert status == 200, data
+    assert data["choices"][0]["message"]["content"] == "nova speaking"
+    first, second, third = fake.invocations()
+    assert first.path == "/model/meta.llama3-70b-instruct-v1:0/converse"
+    assert first.json["system"] == [{"text": "be brief"}]
+    assert first.json["inferenceConfig"] == {"maxTokens": 1024, "temperature": 0.3}
+    assert second.path.endswith("/converse-stream")
+    assert third.json["inferenceConfig"] == {"maxTokens": 50}
+
+
+def test_converse_tool_loop(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(calls=[Call("bash", {"cmd": "ls"})]), Reply(text="listed"))
+    tool = {"type": "function", "function": {"name": "bash", "parameters": {
+        "type": "object", "properties": {"cmd": {"type": "string"}}}}}
+    status, _, events = chat(gw, {"model": NOVA, "stream": True, "tools": [tool],
+                                  "messages": [{"role": "user", "content": "files?"}]})
+    assert status == 200, events
+    call_id, name, args = openai_stream_tool(events)
+    assert (name, args) == ("bash", {"cmd": "ls"})
+    status, _, data = chat(gw, {"model": NOVA, "tools": [tool], "messages": [
+        {"role": "user", "content": "files?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": call_id, "type": "function",
+             "function": {"name": "bash", "arguments": '{"cmd": "ls"}'}}]},
+        {"role": "tool", "tool_call_id": call_id, "content": "a b"}]})
+    assert status == 200, data  # the fake checks toolConfig and the toolResult pairing
+    assert data["choices"][0]["message"]["content"] == "listed"
+    sent = fake.invocations()[-1].json
+    assert sent["messages"][-1]["content"] == [
+        {"toolResult": {"toolUseId": call_id, "content": [{"text": "a b"}]}}]
+    assert sent["toolConfig"]["tools"][0]["toolSpec"]["name"] == "bash"
+
+
+def test_converse_reasoning(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(text="9", thinking="3 squared"))
+    status, _, events = messages(gw, _ask("bedrock/us.deepseek.r1-v1:0", stream=True))
+    assert status == 200, events
+    assert anthropic_stream_thinking(events) == "3 squared"
+    assert anthropic_stream_text(events) == "9"
+
+
+def test_converse_errors(gw: Gateway, fake: FakeBedrock) -> None:
+    fake.script(Reply(text="partial", stream_exception=("throttlingException", "slow down")))
+    status, _, events = chat(gw, {"model": LLAMA, "stream": True,
+                                  "messages": [{"role": "user", "content": "hi"}]})
+    assert status == 200
+    last = [d for _, d in events if isinstance(d, dict) and "error" in d]
+    assert last and "slow down" in last[-1]["error"]["message"]
+    fake.script(Reply(error=(400, "ValidationException", "Input is too long for requested "
+                                                          "model.")))
+    status, _, body = messages(gw, _ask(LLAMA))
+    assert status == 400 and "too long" in body["error"]["message"]
 
 
 def test_throttling_in_each_dialect(gw: Gateway, fake: FakeBedrock) -> None:

@@ -11,6 +11,7 @@ What Bedrock enforces, in its words (errors are `{"message": ...}` with `x-amzn-
 - Anthropic's body with `anthropic_version: bedrock-2023-05-31`, and no `model` or `stream`
   key (400 "Malformed input request"); tool results must answer the previous turn's tool
   calls; thinking signatures must be the fake's own;
+- Converse (`/converse`, `/converse-stream`) for the other families (bedrock_converse.py);
 - streams in AWS event-stream framing (binary prelude and CRCs, written here by hand), each
   `chunk` event carrying one Anthropic stream event, base64 encoded; an error mid-stream is
   an `exception` message.
@@ -35,6 +36,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tests.fakes import bedrock_converse as converse_rules
 from tests.fakes.threaded import Recorded, Rejected, ThreadedFake
 
 MODELS = frozenset(("anthropic.claude-3-5-haiku-20241022-v1:0",
@@ -45,7 +47,8 @@ BAD_SIGNATURE = ("The request signature we calculated does not match the signatu
                  "service documentation for details.")
 _AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
                    r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})")
-_PATH = re.compile(r"/model/([^/]+)/(invoke|invoke-with-response-stream)")
+_PATH = re.compile(r"/model/([^/]+)/(invoke|invoke-with-response-stream|converse|"
+                   r"converse-stream)")
 _BODY_KEYS = frozenset(("anthropic_version", "anthropic_beta", "max_tokens", "messages",
                         "system", "temperature", "top_p", "top_k", "stop_sequences", "tools",
                         "tool_choice", "thinking"))
@@ -87,8 +90,11 @@ class FakeBedrock(ThreadedFake[Reply]):
         if model in NO_ACCESS:
             raise _aws(403, "AccessDeniedException",
                        "You don't have access to the model with the specified model ID.")
-        if model not in MODELS:
+        converse = m.group(2).startswith("converse")
+        if model not in (converse_rules.MODELS if converse else MODELS):
             raise _aws(400, "ValidationException", "The provided model identifier is invalid.")
+        if converse:
+            return await self._converse(request, rec, model, m.group(2) == "converse-stream")
         body = rec.json
         self._validate(body)
         reply = self.next_reply(Reply())
@@ -109,10 +115,40 @@ class FakeBedrock(ThreadedFake[Reply]):
                      ":content-type": "application/json"},
                     json.dumps({"message": message}).encode()))
                 break
-            payload = {"bytes": base64.b64encode(json.dumps(ev).encode()).decode()}
+            payload = {"bytes": base64.b64encode(json.dumps(ev).encode()).decode(),
+                       "p": "abcdefgh"}
             await resp.write(encode_message(
                 {":event-type": "chunk", ":content-type": "application/json",
                  ":message-type": "event"}, json.dumps(payload).encode()))
+        await resp.write_eof()
+        return resp
+
+    async def _converse(self, request: web.Request, rec: Recorded, model: str,
+                        stream: bool) -> web.StreamResponse:
+        try:
+            converse_rules.validate(rec.json)
+        except converse_rules.ConverseInvalid as exc:
+            raise _aws(400, "ValidationException", str(exc)) from None
+        reply = self.next_reply(Reply())
+        if reply.error is not None:
+            raise _aws(*reply.error)
+        events = converse_rules.events(rec.json, model, reply.text, reply.thinking,
+                                       [(c.name, c.input) for c in reply.calls])
+        if not stream:
+            return web.json_response(converse_rules.assemble(events))
+        resp = web.StreamResponse(headers={"content-type": "application/vnd.amazon.eventstream"})
+        await resp.prepare(request)
+        for i, (kind, event) in enumerate(events):
+            if reply.stream_exception and i == len(events) - 2:
+                name, message = reply.stream_exception
+                await resp.write(encode_message(
+                    {":message-type": "exception", ":exception-type": name,
+                     ":content-type": "application/json"},
+                    json.dumps({"message": message}).encode()))
+                break
+            await resp.write(encode_message(
+                {":event-type": kind, ":content-type": "application/json",
+                 ":message-type": "event"}, converse_rules.padded(event)))
         await resp.write_eof()
         return resp
 

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 # A key of crossway.providers.registry.PROVIDER_TYPES ("opencode-go", "openai", ...).
 BackendType = str
 # Upstream wire dialects. Config files say "openai" for chat/completions (seed 000).
-Dialect = Literal["anthropic", "openai_chat", "openai_responses", "gemini"]
+Dialect = Literal["anthropic", "openai_chat", "openai_responses", "gemini", "bedrock_converse"]
 # Where a backend's model list comes from: the upstream listing only; the listing, with the
 # configured list when the listing fails or is empty; the configured list only (seed 003's
 # CONFIGURED_PROVIDER_MODELS_MODE).

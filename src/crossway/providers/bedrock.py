@@ -1,4 +1,5 @@
-"""Amazon Bedrock: Anthropic's models through InvokeModel, signed with AWS SigV4.
+"""Amazon Bedrock: Anthropic's models through InvokeModel, every other family through the
+Converse API, signed with AWS SigV4.
 
 Bedrock has no API key: requests are signed with SigV4 over the final body, with
 credentials from the AWS chain (environment, profile, SSO, instance role), by botocore's
@@ -7,9 +8,8 @@ signer (`pip install 'crossway[bedrock]'`). The body is Anthropic's Messages bod
 (the path says that too: `/model/{id}/invoke-with-response-stream`). Streams arrive in AWS's
 binary event-stream framing; each `chunk` event carries one Anthropic stream event, base64
 encoded, which `EventStreamReader` hands on as the SSE event the Anthropic codecs read.
-
-Models other than Anthropic's (Bedrock's Converse API) are not supported yet: requests for
-them get a clear error.
+Other models speak Converse (crossway.dialects.bedrock_converse): `/model/{id}/converse`,
+`/converse-stream`, whose event-stream messages carry their JSON directly.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import orjson
 from crossway.config.settings import BackendSettings, Dialect
 from crossway.dialects import Capabilities
 from crossway.dialects.sse import SSEEvent
-from crossway.errors import NotImplementedYet, ServiceUnavailable
-from crossway.providers.base import Instance, StreamReader, UpstreamFailure
+from crossway.errors import ServiceUnavailable
+from crossway.providers.base import Instance, ModelInfo, StreamReader, UpstreamFailure
 from crossway.providers.gemini import missing_extra_message
 from crossway.providers.generic import PresetMixin
 from crossway.transport.base import UpstreamRequest
@@ -52,8 +52,18 @@ _STREAM_ERRORS = {
 }
 
 
+_ANTHROPIC: Dialect = "anthropic"
+_CONVERSE: Dialect = "bedrock_converse"
+
+
+def dialect_for(model: str) -> Dialect:
+    """Anthropic's models keep Anthropic's own body (InvokeModel: prompt caching, thinking
+    signatures, betas); every other family speaks Converse."""
+    return _ANTHROPIC if _ANTHROPIC_ID.search(model) else _CONVERSE
+
+
 class BedrockProvider(PresetMixin):
-    default_dialect: Dialect = "anthropic"
+    default_dialect: Dialect = _ANTHROPIC
     stream_content_type = "application/vnd.amazon.eventstream"
 
     def __init__(self, settings: BackendSettings) -> None:
@@ -65,28 +75,41 @@ class BedrockProvider(PresetMixin):
         self._lock = threading.Lock()
         self._credentials: Any = None
 
+    def builtin_models(self) -> dict[str, Dialect]:
+        return {m: dialect_for(m) for m in self.settings.models}
+
+    def guess_dialect(self, model: str) -> Dialect | None:
+        return dialect_for(model)
+
+    def lookup(self, model: str, *, explicit: bool) -> ModelInfo | None:
+        info = super().lookup(model, explicit=explicit)
+        if info is not None and info.dialect != dialect_for(model):
+            dialect = dialect_for(model)
+            info = ModelInfo(model, dialect, self.capabilities(model, dialect))
+        return info
+
     def capabilities(self, model: str, dialect: Dialect) -> Capabilities:
         # A real Anthropic model: signatures validated, cache_control honoured.
-        return Capabilities(anthropic_native=True)
+        return Capabilities(anthropic_native=dialect == _ANTHROPIC)
 
     def url_for(self, dialect: Dialect, model: str, *, stream: bool) -> str:
         # ':' stays literal: aiohttp would decode `%3A` and the signature must cover the
         # path exactly as sent.
-        method = "invoke-with-response-stream" if stream else "invoke"
+        if dialect == _ANTHROPIC:
+            method = "invoke-with-response-stream" if stream else "invoke"
+        else:
+            method = "converse-stream" if stream else "converse"
         return f"{self.base_url}/model/{quote(model, safe=':')}/{method}"
 
     def prepare(self, target: Target, body: dict[str, Any], *, stream: bool, session_id: str,
                 client_headers: Mapping[str, str]) -> UpstreamRequest:
-        if not _ANTHROPIC_ID.search(target.model.id):
-            raise NotImplementedYet(
-                f"{self.name} serves Anthropic models only in this crossway version (Bedrock's "
-                f"Converse API for {target.model.id} is not supported yet)",
-                code="dialect_not_supported")
-        out = {k: v for k, v in body.items() if k not in _NOT_IN_BODY}
-        out["anthropic_version"] = BEDROCK_ANTHROPIC_VERSION
-        beta = client_headers.get("anthropic-beta")
-        if beta:
-            out["anthropic_beta"] = [b.strip() for b in beta.split(",") if b.strip()]
+        out = body
+        if target.dialect == _ANTHROPIC:
+            out = {k: v for k, v in body.items() if k not in _NOT_IN_BODY}
+            out["anthropic_version"] = BEDROCK_ANTHROPIC_VERSION
+            beta = client_headers.get("anthropic-beta")
+            if beta:
+                out["anthropic_beta"] = [b.strip() for b in beta.split(",") if b.strip()]
         headers = {
             "content-type": "application/json",
             "accept": "application/json",
@@ -196,8 +219,10 @@ def _event(headers: Mapping[str, Any], payload: bytes) -> SSEEvent | None:
         message = data.get("message") if isinstance(data, dict) else None
         text = message if isinstance(message, str) and message else name or "stream error"
         return _error_event(_STREAM_ERRORS.get(name, "api_error"), f"Bedrock: {text}")
-    if headers.get(":event-type") != "chunk":
-        return None
+    kind = headers.get(":event-type")
+    if kind != "chunk":
+        # Converse: the event's own JSON, its type in the header.
+        return SSEEvent(str(kind), payload, payload) if kind else None
     try:
         wrapper = orjson.loads(payload)
         inner = base64.b64decode(wrapper["bytes"], validate=True)

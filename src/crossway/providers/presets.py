@@ -14,7 +14,7 @@ backends, with GoModel's conventions (seed 003):
                            configured lists back up the upstream listing, or replace it
 
 Pure: no I/O, nothing read but the mapping given, so every rule is unit-tested with dicts.
-The lead maps DiscoveredBackend to config.settings.BackendSettings.
+crossway.config.env_backends maps DiscoveredBackend to config.settings.BackendSettings.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset("vllm", "VLLM", "openai_chat", None, "bearer", "meta-llama/Llama-3.1-8B-Instruct",
            key="optional", trigger="BASE_URL"),
     # Anthropic's models through InvokeModel (Anthropic's body and events, AWS framing);
-    # the Converse API for other model families is not supported yet.
+    # every other family through the Converse API (providers/bedrock.py picks per model).
     Preset("bedrock", "BEDROCK", "anthropic", None, "aws-sigv4",
            "anthropic.claude-3-5-haiku-20241022-v1:0", key="none", trigger="BASE_URL",
            options={"REGION": None}, models_path=None, extra="bedrock",
