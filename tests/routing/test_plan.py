@@ -63,6 +63,13 @@ def test_the_real_claude_model_wins_where_served() -> None:
     assert labels(mapped, "claude-sonnet-4-6")[0] == "opencode-go:glm-5.1"
 
 
+def test_claude_names_go_to_zen_when_only_zen_has_a_key() -> None:
+    router = runtime(ZEN).router
+    assert labels(router, "claude-opus-5-5")[0] == "opencode-zen:deepseek-v4-flash"  # zen-auto
+    assert labels(router, "claude-sonnet-4-6")[0] == "opencode-zen:claude-sonnet-4-6"
+    assert labels(router, "claude-haiku-3-9")[0] == "opencode-zen:deepseek-v4-flash"
+
+
 def test_zen_auto_only_with_a_zen_key() -> None:
     assert "zen-auto" not in runtime(GO).router.routing_names()
     assert "zen-auto" in runtime({**GO, **ZEN}).router.routing_names()

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from crossway.config.routing import validate_models
+from crossway.config.routing import RoutingSettings, validate_models
 from crossway.config.settings import Settings
 from crossway.errors import ConfigError
 from crossway.providers import Instance, Provider
 from crossway.providers.discovery import DEFAULT_INTERVAL, discover_forever
 from crossway.routing.auto import AutoRouter
 from crossway.routing.breaker import Breaker
+from crossway.routing.claude_names import ClaudeMapping
 from crossway.routing.keypool import KeyPool
 from crossway.routing.plan import Router, drop_unkeyed_zen
 from crossway.routing.policy import FallbackPolicy, Health
@@ -66,8 +68,8 @@ class RoutingRuntime:
         dialects = DialectBook(providers, state, writer)
         health = RoutingHealth(breaker, pools, dialects, auto)
         router = Router(providers, health, aliases=routing.aliases,
-                        fallbacks=routing.fallbacks, claude=routing.claude, auto=auto,
-                        pools=pools)
+                        fallbacks=routing.fallbacks, claude=_claude_mapping(routing, providers),
+                        auto=auto, pools=pools)
         validate_models(routing, router.is_routable)
         policy = RoutingPolicy(health, routing.budget, auto.traits)
         return cls(router, health, policy, state, writer,
@@ -96,6 +98,17 @@ class RoutingRuntime:
             await self.writer.flush()
         if self.state is not None:
             await self.state.close()
+
+
+def _claude_mapping(routing: RoutingSettings, providers: Sequence[Provider]) -> ClaudeMapping:
+    """The configured mapping; by default Go's, but Zen's when only Zen has a key (Claude
+    names Zen does not serve, like Claude Code's newest default, go to zen-auto then)."""
+    keyed = {p.name for p in providers if p.instances}
+    if any(k.startswith("claude.") for k in routing.origins) or "opencode-go" in keyed or \
+            "opencode-zen" not in keyed:
+        return routing.claude
+    return dataclasses.replace(routing.claude, opus="zen-auto", sonnet="zen-auto",
+                               haiku="opencode-zen/deepseek-v4-flash")
 
 
 def build_router(settings: Settings, providers: Sequence[Provider]) -> Router:
