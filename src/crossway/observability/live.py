@@ -57,15 +57,24 @@ class LogHistogram:
         self.count += other.count
 
     def percentile(self, q: float) -> float | None:
+        """Linear interpolation between closest ranks (as the store's percentile_cont), each
+        rank's value being its bucket's geometric middle."""
         if not self.count:
             return None
         rank = q * (self.count - 1)
+        lo = math.floor(rank)
+        low = high = None
         seen = 0
         for i in sorted(self.buckets):
             seen += self.buckets[i]
-            if seen > rank:
-                return math.exp((i + 0.5) * _GROWTH)  # the bucket's geometric middle
-        return None
+            middle = math.exp((i + 0.5) * _GROWTH)
+            if low is None and seen > lo:
+                low = middle
+            if seen > lo + 1 or seen >= self.count:
+                high = middle
+                break
+        assert low is not None and high is not None
+        return low + (high - low) * (rank - lo)
 
 
 @dataclass(slots=True)

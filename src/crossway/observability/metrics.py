@@ -4,9 +4,10 @@ Nothing here runs on the request path. Requests update LiveStats (live.py) once 
 scrape turns those figures into metric families (a custom collector, per scrape), so the
 request path pays for plain additions, not for prometheus-client's locks and label lookups.
 
-Labels are bounded: models and instances come from the configuration (a model no route
-knows is `none`), statuses are HTTP codes, outcomes and kinds are fixed words. No request
-ids, sessions, keys or key ids. Every name is documented in the README ("Metrics").
+Labels are bounded: models and instances come from the configuration (a request no route
+took is `model="none", instance="none"`), statuses are HTTP codes, outcomes and kinds are
+fixed words. No request ids, sessions, keys or key ids. Every name is documented in the
+README ("Metrics").
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from crossway.observability.live import LATENCY_BUCKETS, Agg
+from crossway.observability.live import LATENCY_BUCKETS, NONE_LABEL, Agg
 from crossway.observability.quota import WINDOWS, KeyQuota
 
 if TYPE_CHECKING:
@@ -34,6 +35,12 @@ BREAKER_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 TOKEN_KINDS = (("input", "input_tokens"), ("output", "output_tokens"),
                ("cache_read", "cache_read_tokens"), ("cache_write", "cache_write_tokens"),
                ("reasoning", "reasoning_tokens"))
+
+
+def _model_label(model: str, instance: str) -> str:
+    # A request no route took names only what the client typed, which could be anything:
+    # such requests share the label `none` (their instance is `none` too).
+    return NONE_LABEL if instance == NONE_LABEL else model
 
 
 def _buckets(counts: Sequence[int]) -> list[tuple[str, float]]:
@@ -66,8 +73,12 @@ class _Scrape(Collector):
                                   "instance that answered (or were last tried), HTTP status "
                                   "and outcome.", labels=["model", "instance", "status",
                                                           "outcome"])
+        counts: dict[tuple[str, str, str, str], int] = {}
         for (model, instance, status, outcome), agg in live.groups.items():
-            req.add_metric([model, instance, str(status), outcome], agg.requests)
+            key = (_model_label(model, instance), instance, str(status), outcome)
+            counts[key] = counts.get(key, 0) + agg.requests
+        for labels, n in sorted(counts.items()):
+            req.add_metric(list(labels), n)
         yield req
         fb = CounterMetricFamily("crossway_fallbacks", "Requests answered after more than "
                                  "one attempt, by final outcome.", labels=["outcome"])
@@ -78,9 +89,10 @@ class _Scrape(Collector):
     def _by_model(self) -> Iterable[Metric]:
         by_key: dict[tuple[str, str], Agg] = {}
         for (model, instance, _status, _outcome), agg in self.rt.live.groups.items():
-            into = by_key.get((model, instance))
+            key = (_model_label(model, instance), instance)
+            into = by_key.get(key)
             if into is None:
-                into = by_key[(model, instance)] = Agg()
+                into = by_key[key] = Agg()
             into.merge(agg)
         latency = HistogramMetricFamily(
             "crossway_request_duration_seconds", "Time from the request's arrival to the end "

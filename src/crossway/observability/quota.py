@@ -178,14 +178,22 @@ class QuotaMeter:
 
     def __init__(self, store: UsageStore | None, *, limits: GoLimits | None = None,
                  instances: Sequence[str] = (), cache_s: float = 0.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 version: Callable[[], int] | None = None, fresh_s: float = 1.0) -> None:
         """`cache_s`: reuse the store's sums for this long (the 30-day query reads every Go
-        row of the month; /metrics and the dashboard poll). Reports always show at once."""
+        row of the month; /metrics and the dashboard poll). Reports always show at once.
+        `version`: a number that changes when rows reach the store (the writer's count of
+        rows written); when it has changed, sums older than `fresh_s` are read again, so a
+        request shows in the meter as soon as it is stored, and an idle gateway still costs
+        the store one query per `cache_s`."""
         self.store = store
         self.limits = limits or GoLimits()
         self.instances = tuple(instances)
         self._cache_s = cache_s
+        self._fresh_s = fresh_s
+        self._version = version
         self._cached: tuple[float, dict[str, list[CostSum]]] | None = None
+        self._cached_version: int | None = None
         self._clock = clock
         self._reports: dict[str, dict[str | None, ReportedLimit]] = {}
 
@@ -223,11 +231,15 @@ class QuotaMeter:
         if self.store is None:
             return {}
         now = self._clock()
-        if self._cached is not None and now - self._cached[0] < self._cache_s:
-            return self._cached[1]
+        version = self._version() if self._version is not None else None
+        if self._cached is not None:
+            age = now - self._cached[0]
+            if age < self._fresh_s or (age < self._cache_s and version == self._cached_version):
+                return self._cached[1]
         starts = [now - w.seconds for w in WINDOWS]
         sums = await self.store.cost_windows(GO_BACKEND_TYPE, starts)
         self._cached = (now, sums)
+        self._cached_version = version
         return sums
 
     def _key_quota(self, instance: str, sums: list[CostSum] | None) -> KeyQuota:

@@ -22,7 +22,9 @@ OK_OUTCOMES = frozenset({"ok", "client_closed"})
 CLIENT_FAMILIES = ("claude-code", "opencode", "codex", "sdk-openai", "sdk-anthropic", "other")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each of its 30 fields through object.__setattr__, which
+# made building one row ~3 us slower, once per request. Treat rows as read-only all the same.
+@dataclass(slots=True)
 class UsageRow:
     request_id: str
     ts: float  # unix seconds when the request started

@@ -82,7 +82,8 @@ class ObservabilityRuntime:
         env = os.environ if env is None else env
         writer = writer_from_env(env)
         meter = QuotaMeter(writer.store if writer else None, limits=GoLimits.from_env(env),
-                           instances=go_instances(settings), cache_s=10.0)
+                           instances=go_instances(settings), cache_s=10.0,
+                           version=(lambda: writer.counters.rows_written) if writer else None)
         live = LiveStats()
         as_json = log_format(env) == "json"
         return cls(sinks=[AccessLog(as_json=as_json), Recorder(live, writer, meter)],

@@ -2,9 +2,11 @@
 figures (since start), the usage store (windows of 5 minutes, 1 hour, 24 hours and days) and
 the Go quota meter.
 
-The store's percentile queries read every row of a window, so the large windows are cached
-(24 hours and the per-day usage for CACHE_LONG_S, the short ones for CACHE_SHORT_S): a
-dashboard polling every few seconds costs the store a query every half minute, not every poll.
+The store's percentile queries read every row of a window, so answers are cached: for
+CACHE_SHORT_S, or, once a window holds LARGE_WINDOW requests or more (the 24-hour window, the
+per-day usage of a busy gateway), for CACHE_LONG_S while no new row was written and
+FRESH_LONG_S when some were. A dashboard polling every few seconds then costs the store at most
+one large query per FRESH_LONG_S, not one per poll.
 A store that fails is reported in the answer (`error`), never hidden behind zeros.
 """
 
@@ -23,25 +25,42 @@ if TYPE_CHECKING:
 
 CACHE_SHORT_S = 2.0
 CACHE_LONG_S = 30.0
+# A large window with new rows is read again after this long (see TTLCache); "large" when
+# it held LARGE_WINDOW requests or more (below that its query takes milliseconds).
+FRESH_LONG_S = 10.0
+LARGE_WINDOW = 20_000
 T = TypeVar("T")
 
 
 class TTLCache:
-    """Answers kept for a while, per name (one per process, on the runtime)."""
+    """Answers kept for a while, per name (one per process, on the runtime).
+
+    An answer is reused for `ttl` seconds while `version` (the writer's count of rows
+    written) is unchanged, and for `fresh` seconds whatever it is: an idle gateway costs the
+    store one query per `ttl`, a busy one at most one per `fresh`, and new rows show within
+    `fresh` seconds rather than `ttl`.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._items: dict[str, tuple[float, Any]] = {}
+        self._items: dict[str, tuple[float, int | None, Any]] = {}
 
-    async def get(self, name: str, ttl: float, make: Callable[[], Awaitable[T]]) -> T:
+    async def get(self, name: str, ttl: float, make: Callable[[], Awaitable[T]], *,
+                  version: int | None = None, fresh: float | None = None) -> T:
         now = self._clock()
         hit = self._items.get(name)
-        if hit is not None and now - hit[0] < ttl:
-            value: T = hit[1]
-            return value
+        if hit is not None:
+            age = now - hit[0]
+            if age < (ttl if fresh is None else fresh) or (age < ttl and hit[1] == version):
+                value: T = hit[2]
+                return value
         value = await make()
-        self._items[name] = (now, value)
+        self._items[name] = (now, version, value)
         return value
+
+    def peek(self, name: str) -> Any:
+        hit = self._items.get(name)
+        return hit[2] if hit is not None else None
 
 
 def _groups(groups: list[Group]) -> list[dict[str, Any]]:
@@ -62,15 +81,20 @@ async def windows(rt: ObservabilityRuntime) -> dict[str, Any]:
     if rt.writer is None:
         return {"error": "the usage store is off (CROSSWAY_USAGE=off)"}
     store = rt.writer.store
+    version = rt.writer.counters.rows_written
     out: dict[str, Any] = {}
     for name, seconds in STATS_WINDOWS.items():
-        ttl = CACHE_LONG_S if seconds >= 86400 else CACHE_SHORT_S
+        before = rt.cache.peek(f"window:{name}")
+        long = seconds >= 86400 and isinstance(before, dict) and \
+            before["totals"]["requests"] >= LARGE_WINDOW
 
         async def make(seconds: float = seconds) -> dict[str, Any]:
             return await window(store, seconds, time.time())
 
         try:
-            out[name] = await rt.cache.get(f"window:{name}", ttl, make)
+            out[name] = await rt.cache.get(
+                f"window:{name}", CACHE_LONG_S if long else CACHE_SHORT_S, make,
+                version=version, fresh=FRESH_LONG_S if long else CACHE_SHORT_S)
         except StoreError as exc:
             out[name] = {"seconds": seconds, "error": str(exc)}
     return out
@@ -149,6 +173,11 @@ async def usage(rt: ObservabilityRuntime, days: int) -> dict[str, Any]:
                 "by_model": _groups(await store.group_by("model", since, limit=20))}
 
     try:
-        return await rt.cache.get(f"usage:{days}", CACHE_LONG_S, make)
+        before = rt.cache.peek(f"usage:{days}")
+        large = isinstance(before, dict) and \
+            sum(g["requests"] for g in before["by_day"]) >= LARGE_WINDOW
+        return await rt.cache.get(f"usage:{days}", CACHE_LONG_S, make,
+                                  version=rt.writer.counters.rows_written,
+                                  fresh=FRESH_LONG_S if large else CACHE_SHORT_S)
     except StoreError as exc:
         return {"days": days, "error": str(exc)}
