@@ -49,6 +49,10 @@ TABLE = [
      "https://api.minimax.io/v1/chat/completions"),
     ({"XIAOMI_API_KEY": "k"}, "xiaomi", "xiaomi", "mimo-v2.5-pro",
      "https://api.xiaomimimo.com/v1/chat/completions"),
+    ({"OPENCODE_GO_API_KEY": "k"}, "opencode-go", "opencode-go", "glm-5.1",
+     "https://opencode.ai/zen/go/v1/chat/completions"),
+    ({"OPENCODE_GO_API_KEY": "k", "OPENCODE_GO_BASE_URL": "https://proxy.example/go/v1"},
+     "opencode-go", "opencode-go", "glm-5.1", "https://proxy.example/go/v1/chat/completions"),
     ({"AZURE_API_KEY": "k", "AZURE_BASE_URL": "https://res.openai.azure.com"}, "azure",
      "azure", "gpt-5", "https://res.openai.azure.com/openai/deployments/gpt-5/chat/completions"),
     ({"ORACLE_API_KEY": "k", "ORACLE_BASE_URL": "https://inference.generativeai.us-chicago-1."
