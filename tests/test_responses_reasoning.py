@@ -220,6 +220,27 @@ def test_responses_client_on_minimax_with_tools(
 # ------------------------------------------------------------------ model switches
 
 
+def test_codex_switching_between_responses_models(gateway: Gateway, fake_go: FakeOpenCode
+                                                  ) -> None:
+    """Codex-style, on the same-dialect fast path: grok's state never reaches gpt-5.6-luna,
+    and reaches grok again as grok issued it."""
+    fake_go.script(Reply(reasoning="Grok thinks.", text="One."), Reply(text="Two."),
+                   Reply(text="Three."))
+    client = _openai(gateway)
+    kw: dict[str, Any] = {"store": False, "include": ["reasoning.encrypted_content"],
+                          "stream": False}
+    first = client.responses.create(model="opencode-go/grok-4.5", input="Count.", **kw)
+    history = [{"role": "user", "content": "Count."},
+               *[item.model_dump(exclude_none=True) for item in first.output],
+               {"role": "user", "content": "More."}]
+    client.responses.create(model="opencode-go/gpt-5.6-luna", input=history, **kw)
+    client.responses.create(model="opencode-go/grok-4.5", input=history, **kw)
+    _, luna, grok = _ok(fake_go, 3)
+    assert [i for i in luna.json["input"] if i.get("type") == "reasoning"] == []
+    (item,) = [i for i in grok.json["input"] if i.get("type") == "reasoning"]
+    assert item["encrypted_content"].startswith("gAAAAB-fake-")
+
+
 def test_switch_to_claude_drops_every_foreign_thinking_block(
         gateway: Gateway, fake_go: FakeOpenCode, fake_zen: FakeOpenCode) -> None:
     """Claude Code-style: thinking minted by crossway (glm-5.1 has no signature) and MiniMax's

@@ -977,3 +977,44 @@ def test_passthrough_error_frame_keeps_the_response_identity() -> None:
     assert orjson.loads(SSEParser().feed(bare.error_frame("x", error_type="rate_limit_error"))[0]
                         .data) == {"type": "error", "code": "rate_limit_exceeded",
                                    "message": "x", "param": None, "sequence_number": 0}
+
+
+def test_passthrough_carries_encrypted_reasoning_with_its_issuer() -> None:
+    """On the fast path too, a client gets encrypted reasoning wrapped with the model that
+    issued it, and only that model gets it back (bare); another gets no reasoning item."""
+    stream = passthrough.ResponsesPassthrough(requested="opencode-go/grok-4.5",
+                                              upstream_model="grok-4.5", include_usage=False)
+    raw = b"".join(stream.feed(e) for e in SSEParser().feed(b"".join(
+        b"event: " + str(o["type"]).encode() + b"\ndata: " + orjson.dumps(o) + b"\n\n"
+        for o in fake_upstream_stream())))
+    assert b"gAAAs" not in raw
+    frames = [orjson.loads(f.data) for f in SSEParser().feed(raw)]
+    done = [f["item"]["encrypted_content"] for f in frames
+            if f["type"] == "response.output_item.done" and f["item"]["type"] == "reasoning"]
+    final = [i["encrypted_content"] for i in frames[-1]["response"]["output"]
+             if i["type"] == "reasoning"]
+    assert len(done) == 1 and final in ([], done)  # (this transcript's snapshot is bare)
+    carried = signatures.unwrap(done[0])
+    assert carried is not None and carried.token.startswith("gAAAs")
+    assert carried.valid_for("encrypted", "grok-4.5")
+
+    items = [user("hi"), {"type": "reasoning", "summary": [], "encrypted_content": done[0]},
+             {"type": "message", "role": "assistant",
+              "content": [{"type": "output_text", "text": "x"}]},
+             {"type": "reasoning", "summary": [], "encrypted_content": "gAAAbare"},
+             {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}]
+    body = codex_body(input=items)
+    same = passthrough.passthrough_body(body, model="grok-4.5", caps=Capabilities(),
+                                        stream=True)
+    assert [i.get("encrypted_content") for i in same["input"] if i.get("type") == "reasoning"] \
+        == [carried.token, "gAAAbare"]
+    other = passthrough.passthrough_body(body, model="gpt-5.6-luna", caps=Capabilities(),
+                                         stream=True)
+    assert [i.get("encrypted_content") for i in other["input"] if i.get("type") == "reasoning"] \
+        == ["gAAAbare"]
+    unary = {"model": "grok-4.5", "output": [{"type": "reasoning", "summary": [],
+                                              "encrypted_content": "gAAAu"}]}
+    passthrough.passthrough_unary(unary, "opencode-go/grok-4.5")
+    assert unary["model"] == "opencode-go/grok-4.5"
+    kept = signatures.unwrap(unary["output"][0]["encrypted_content"])
+    assert kept == signatures.Carried("encrypted", "grok-4.5", "gAAAu")

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from crossway import ir
+from crossway import ir, signatures
 from crossway.dialects import Capabilities
 from crossway.dialects.common import bad
 from crossway.dialects.openai_responses.wire import decode_usage, failed_code, stream_error_in
@@ -80,7 +80,7 @@ def passthrough_body(body: dict[str, Any], *, model: str, caps: Capabilities,
     include = [s for s in include if isinstance(s, str)] if isinstance(include, list) else []
     out["include"] = include if _ENCRYPTED in include else [*include, _ENCRYPTED]
     if isinstance(out.get("input"), list):
-        out["input"] = _stateless_input(out["input"])
+        out["input"] = _stateless_input(out["input"], model)
     tools = out.get("tools")
     if isinstance(tools, list):
         out["tools"] = [t for t in tools if isinstance(t, dict)
@@ -102,7 +102,7 @@ def passthrough_body(body: dict[str, Any], *, model: str, caps: Capabilities,
     return out
 
 
-def _stateless_input(items: list[Any]) -> list[Any]:
+def _stateless_input(items: list[Any], model: str) -> list[Any]:
     kept: list[Any] = []
     for item in items:
         if not isinstance(item, dict):
@@ -111,13 +111,44 @@ def _stateless_input(items: list[Any]) -> list[Any]:
         itype = item.get("type", "message" if "role" in item else None)
         if itype not in _CALL_ITEMS:
             continue  # built-in tool records and item references
-        if itype == "reasoning" and not item.get("encrypted_content"):
-            continue  # resolvable only from the upstream's storage, which is off
-        kept.append({k: v for k, v in item.items() if k != "id"})
+        out = {k: v for k, v in item.items() if k != "id"}
+        if itype == "reasoning":
+            encrypted = _replayable(item.get("encrypted_content"), model)
+            if encrypted is None:
+                # Resolvable only from the upstream's storage (which is off), or state issued
+                # by another model (which this one would refuse): the item goes.
+                continue
+            out["encrypted_content"] = encrypted
+        kept.append(out)
     # A reasoning item must still be followed by the output it led to (spec B9).
     return [item for n, item in enumerate(kept)
             if not (isinstance(item, dict) and item.get("type") == "reasoning"
                     and not _followed(kept, n))]
+
+
+def _replayable(encrypted: object, model: str) -> str | None:
+    """The encrypted reasoning `model` may get back: a token crossway carried, only from this
+    model; a bare one as the client sent it (history from before crossway)."""
+    if not isinstance(encrypted, str) or not encrypted:
+        return None
+    if not signatures.is_ours(encrypted):
+        return encrypted
+    carried = signatures.unwrap(encrypted)
+    return carried.token if carried is not None and carried.valid_for("encrypted", model) \
+        else None
+
+
+def carry_output(output: object, issuer: str) -> bool:
+    """Wrap the encrypted reasoning of forwarded output items with the model that issued it
+    (crossway.signatures), so it can only go back to that model; True if any was."""
+    changed = False
+    for item in output if isinstance(output, list) else ():
+        if isinstance(item, dict) and item.get("type") == "reasoning":
+            encrypted = item.get("encrypted_content")
+            if isinstance(encrypted, str) and encrypted and not signatures.is_ours(encrypted):
+                item["encrypted_content"] = signatures.carry("encrypted", encrypted, issuer)
+                changed = True
+    return changed
 
 
 def _followed(items: list[Any], n: int) -> bool:
@@ -130,6 +161,8 @@ def _followed(items: list[Any], n: int) -> bool:
 
 
 def passthrough_unary(data: dict[str, Any], requested: str) -> ir.Usage:
+    issuer = data.get("model")
+    carry_output(data.get("output"), issuer if isinstance(issuer, str) else "")
     data["model"] = requested
     return decode_usage(data.get("usage"))
 
@@ -137,7 +170,7 @@ def passthrough_unary(data: dict[str, Any], requested: str) -> ir.Usage:
 class ResponsesPassthrough:
     """Forwards a Responses upstream stream frame by frame (crossway.dialects.base)."""
 
-    __slots__ = ("_response", "_seq", "content", "done", "error", "include_usage",
+    __slots__ = ("_response", "_seq", "content", "done", "error", "include_usage", "issuer",
                  "protocol_error", "renames", "usage")
 
     def __init__(self, *, requested: str, upstream_model: str, include_usage: bool) -> None:
@@ -149,6 +182,7 @@ class ResponsesPassthrough:
         self.include_usage = include_usage  # Responses streams always carry usage
         self._response: dict[str, Any] | None = None  # the response.created snapshot
         self._seq = -1  # the last sequence_number forwarded
+        self.issuer = upstream_model  # whose encrypted reasoning this stream carries
         # Response snapshots name the upstream's bare id; the client gets the model it sent.
         self.renames: tuple[tuple[bytes, bytes], ...] = ()
         if requested != upstream_model:
@@ -190,6 +224,10 @@ class ResponsesPassthrough:
                     self.usage = decode_usage(response.get("usage"))
                 self.done = True
         raw = ev.raw
+        if (typ == "response.output_item.done" and carry_output([obj.get("item")], self.issuer)) \
+                or (typ in _TERMINAL and carry_output(_output_of(obj), self.issuer)):
+            # The only frames re-serialised: those holding encrypted reasoning.
+            raw = frame(orjson.dumps(obj), ev.event).rstrip(b"\n")
         for old, new in self.renames:
             raw = raw.replace(old, new)
         return raw + b"\n\n"
@@ -210,6 +248,11 @@ class ResponsesPassthrough:
         body = failed_event(error, self._response, self._seq + 1)
         self.done = True
         return body
+
+
+def _output_of(obj: dict[str, Any]) -> object:
+    response = obj.get("response")
+    return response.get("output") if isinstance(response, dict) else None
 
 
 def failed_event(error: ir.StreamError, response: dict[str, Any] | None, seq: int) -> bytes:
