@@ -78,11 +78,14 @@ class ToolResult:
 
 @dataclass(slots=True)
 class Thinking:
-    """Model reasoning. `signature` is opaque (Anthropic's, or one crossway minted).
+    """Model reasoning, with the opaque token its upstream validates on replay (spec B7).
 
-    `encrypted_content` is an OpenAI Responses reasoning item's opaque state, exactly as a
-    Responses upstream issued it (or a Responses client echoed it back). Only a Responses
-    upstream can use it; it is never put into `signature`, and never minted.
+    `signature`: an Anthropic-dialect token: a real Claude's own (bare), another Anthropic-
+    dialect model's carried by crossway with its issuer, or one crossway minted (see
+    crossway.signatures). `encrypted_content`: a Responses upstream's reasoning state, carried
+    by crossway with its issuer (or bare, as a client sent it). Decoders put each token in its
+    own field whichever client field it travelled in; an upstream encoder sends only a token
+    that upstream issued, and drops the block otherwise.
     """
 
     text: str
@@ -257,7 +260,7 @@ class ToolCallStart:
 class ThinkingEncrypted:
     """The opaque `encrypted_content` of the current reasoning block (see Thinking); ends it.
 
-    Dialects without a place for it ignore it (it is not a signature)."""
+    Anthropic clients keep it in the thinking signature; OpenAI chat clients cannot keep it."""
 
     encrypted_content: str
 
