@@ -1480,3 +1480,41 @@ def test_stream_round_trip_error() -> None:
     dec = A.StreamDecoder()
     decoded = [out for e in parser.feed(encode_all(events, "m")) for out in dec.feed(e)]
     assert decoded == events
+
+
+def test_signatures_of_compatible_upstreams_travel_with_their_issuer() -> None:
+    """MiniMax's signature is wrapped with the model that issued it (only it may get it back);
+    a real Claude's stays as Claude issued it (the same-dialect fast path forwards it too)."""
+    body = {"id": "msg_1", "model": "MiniMax-M2.7", "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+            "content": [{"type": "thinking", "thinking": "t", "signature": "sig-1"},
+                        {"type": "text", "text": "a"}]}
+    compat = A.decode_response(body, COMPAT).content[0]
+    assert isinstance(compat, ir.Thinking)
+    carried = signatures.unwrap(compat.signature)
+    assert carried == signatures.Carried("signature", "MiniMax-M2.7", "sig-1")
+    native = A.decode_response(body, NATIVE).content[0]
+    assert isinstance(native, ir.Thinking) and native.signature == "sig-1"
+    # back upstream: to the issuer bare, to anyone else not at all
+    req = ir.Request(model="m", max_tokens=10, messages=[
+        ir.Message("user", [ir.Text("q")]), ir.Message("assistant", [compat, ir.Text("a")]),
+        ir.Message("user", [ir.Text("again")])])
+    assert A.encode_request(req, "minimax-m2.7", COMPAT)["messages"][1]["content"][0] == {
+        "type": "thinking", "thinking": "t", "signature": "sig-1"}
+    for model, caps in (("qwen3.7-max", COMPAT), ("claude-sonnet-4-6", NATIVE)):
+        sent = A.encode_request(req, model, caps)["messages"][1]["content"]
+        assert [b["type"] for b in sent] == ["text"]
+
+    dec = A.StreamDecoder(COMPAT)
+    events = [e for raw in (
+        {"type": "message_start", "message": {"id": "msg_2", "model": "minimax-m2.7",
+                                              "usage": {"input_tokens": 1}}},
+        {"type": "content_block_start", "index": 0,
+         "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+        {"type": "content_block_delta", "index": 0,
+         "delta": {"type": "signature_delta", "signature": "sig-2"}})
+        for e in dec.feed(SSEEvent(str(raw["type"]), orjson.dumps(raw), b""))]
+    sig = [e for e in events if isinstance(e, ir.ThinkingSignature)]
+    assert len(sig) == 1
+    assert signatures.unwrap(sig[0].signature) == signatures.Carried(
+        "signature", "minimax-m2.7", "sig-2")
