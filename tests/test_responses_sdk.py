@@ -335,3 +335,23 @@ def test_zen_gpt_cost_frame_never_reaches_the_client(
     (req,) = fake_zen.completions()
     assert req.path.endswith("/responses") and req.json["model"] == "gpt-5.5"
     assert req.headers["authorization"] == "Bearer " + ZEN_KEY
+
+
+@pytest.mark.parametrize("bare", ["grok-4.5", "gpt-5.6-luna", "muse-spark-1.2-contributor"])
+def test_every_go_responses_model_serves_every_client_dialect(
+        gateway: Gateway, fake_go: FakeOpenCode, bare: str) -> None:
+    model = f"opencode-go/{bare}"
+    fake_go.script(Reply(text="via responses"), Reply(text="via chat"),
+                   Reply(text="via messages"))
+    assert _client(gateway).responses.create(model=model, input="hi").output_text \
+        == "via responses"
+    chat = _client(gateway).chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "hi"}])
+    assert chat.choices[0].message.content == "via chat"
+    status, _, payload = request(gateway, "POST", "/v1/messages", json.dumps(
+        {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+    ).encode(), {"content-type": "application/json", "anthropic-version": "2023-06-01"})
+    assert status == 200 and json.loads(payload)["content"][0]["text"] == "via messages"
+    sent = fake_go.completions()
+    assert [(r.path.rsplit("/", 1)[-1], r.json["model"], r.status) for r in sent] == \
+        [("responses", bare, 200)] * 3
