@@ -46,7 +46,7 @@ class Fakes:
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[Fakes]:
     f = Fakes(
-        FakeOpenAI(keys=("sk-openai",)),
+        FakeOpenAI(keys=("sk-openai",), responses_only=("gpt-5-pro", "gpt-5-codex")),
         FakeOpenAI(keys=("sk-zai",), prefix="/api/coding/paas/v4", models=("glm-5.1",),
                    extra_params=frozenset(("thinking",)), always_thinking=("glm-",)),
         FakeOpenAI(keys=("sk-or",), prefix="/api/v1", models=("openai/gpt-oss-120b",),
@@ -138,6 +138,19 @@ def test_non_reasoning_model_keeps_its_sampling(gw: Gateway, fakes: Fakes) -> No
     assert status == 200, data
     sent = fakes.openai.chats()[0].json
     assert sent["temperature"] == 0.2 and sent["max_completion_tokens"] == 100
+
+
+def test_responses_only_models_go_to_responses(gw: Gateway, fakes: Fakes) -> None:
+    fakes.openai.script(Reply(text="pro answer"), Reply(text="codex answer"))
+    status, _, body = messages(gw, _ask("openai/gpt-5-pro", temperature=0.5))
+    assert status == 200, body
+    assert body["content"][-1]["text"] == "pro answer"
+    status, _, events = chat(gw, _chat("openai/gpt-5-codex", stream=True))
+    assert status == 200, events
+    assert openai_stream_text(events) == "codex answer"
+    first, second = fakes.openai.requests()
+    assert first.path == second.path == "/v1/responses"
+    assert "temperature" not in first.json  # a reasoning model refuses it on /responses too
 
 
 def test_tool_loop_both_dialects(gw: Gateway, fakes: Fakes) -> None:

@@ -57,3 +57,33 @@ def test_always_thinking_drops_disabled_switch_only() -> None:
     assert "thinking" not in apply_chat_quirks(BODY, caps)
     on = {**BODY, "thinking": {"type": "enabled"}}
     assert apply_chat_quirks(on, caps)["thinking"] == {"type": "enabled"}
+
+
+def test_openai_responses_only_models() -> None:
+    from crossway.config.settings import BackendSettings, KeySpec
+    from crossway.providers import build_provider
+
+    openai = build_provider(BackendSettings(
+        name="openai", type="openai", api_url="https://api.openai.com/v1",
+        keys=(KeySpec("k", "OPENAI_API_KEY"),), preset="openai"))
+    for model in ("gpt-5-pro", "o3-pro", "o1-pro-2025-03-19", "gpt-5-codex",
+                  "codex-mini-latest", "o4-mini-deep-research", "computer-use-preview"):
+        info = openai.lookup(model, explicit=True)
+        assert info is not None and info.dialect == "openai_responses", model
+    for model in ("gpt-5", "gpt-4.1", "o3", "gpt-5-mini"):
+        info = openai.lookup(model, explicit=True)
+        assert info is not None and info.dialect == "openai_chat", model
+    plain = build_provider(BackendSettings(name="vllm", type="openai",
+                                           api_url="http://127.0.0.1:9/v1"))
+    info = plain.lookup("gpt-5-pro", explicit=True)  # a YAML backend has no OpenAI quirks
+    assert info is not None and info.dialect == "openai_chat"
+
+
+def test_responses_quirks() -> None:
+    from crossway.providers.quirks import apply_responses_quirks
+
+    body = {"model": "o3-pro", "input": "x", "temperature": 0.1, "top_p": 0.5}
+    caps = dataclasses.replace(Capabilities(), reasoning_rejects_sampling=True)
+    assert apply_responses_quirks(body, caps) == {"model": "o3-pro", "input": "x"}
+    off = {**body, "reasoning": {"effort": "none"}}
+    assert apply_responses_quirks(off, caps) is off

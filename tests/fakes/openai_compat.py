@@ -29,6 +29,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.opencode_responses import check_responses, responses_object, responses_stream
+from tests.fakes.opencode_wire import ToolOut, Turn
 from tests.fakes.threaded import Recorded, Rejected, ThreadedFake
 
 KNOWN_PARAMS = frozenset((
@@ -72,11 +74,15 @@ class FakeOpenAI(ThreadedFake[Reply]):
                  extra_params: frozenset[str] = frozenset(),
                  always_thinking: tuple[str, ...] = (),
                  reasoning_field: str = "reasoning_content",
-                 reasoning_replay: tuple[str, ...] = ()) -> None:
+                 reasoning_replay: tuple[str, ...] = (),
+                 responses_only: tuple[str, ...] = ()) -> None:
         """`reasoning_replay`: model prefixes that, thinking, want every assistant message of
-        the history to carry `reasoning_content` back (DeepSeek)."""
+        the history to carry `reasoning_content` back (DeepSeek). `responses_only`: models
+        served on `/responses` only (OpenAI's -pro and codex models); `/responses` itself
+        applies OpenAI's Responses rules (tests.fakes.opencode_responses)."""
         super().__init__()
         self.reasoning_replay = reasoning_replay
+        self.responses_only = responses_only
         self.keys, self.prefix, self.models = keys, prefix, models
         self.known = KNOWN_PARAMS | extra_params
         self.always_thinking = always_thinking
@@ -95,6 +101,8 @@ class FakeOpenAI(ThreadedFake[Reply]):
             return web.json_response({"object": "list", "data": [
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
                 for m in self.models]})
+        if request.method == "POST" and rec.path == self.prefix + "/responses":
+            return await self.respond(request, rec.json)
         if request.method != "POST" or rec.path != self.prefix + "/chat/completions":
             raise Rejected(404, _error(f"Invalid URL ({request.method} {rec.path})",
                                        "invalid_request_error", None))
@@ -114,6 +122,10 @@ class FakeOpenAI(ThreadedFake[Reply]):
             raise Rejected(400, _error("'messages' is a required property",
                                        "invalid_request_error", None))
         model = model or str(body.get("model") or "")
+        if model in self.responses_only:
+            raise Rejected(404, _error("This model is only supported in v1/responses and not "
+                                       "in v1/chat/completions.", "invalid_request_error",
+                                       None, "model"))
         self.validate(body, model)
         reply = self.next_reply(Reply())
         if reply.error is not None:
@@ -121,6 +133,33 @@ class FakeOpenAI(ThreadedFake[Reply]):
         if body.get("stream"):
             return await self.stream(request, body, model, reply)
         return web.json_response(self.answer(body, model, reply))
+
+    async def respond(self, request: web.Request, body: Any) -> web.StreamResponse:
+        """POST /responses: OpenAI's Responses rules, a text or tool-call answer."""
+        if not isinstance(body, dict):
+            raise Rejected(400, _error("Invalid body", "invalid_request_error", None))
+        check_responses(body, _bad, {})
+        model = str(body.get("model") or "")
+        if REASONING_MODEL.match(model) and "temperature" in body:
+            raise Rejected(400, _error("Unsupported parameter: 'temperature' is not supported "
+                                       "with this model.", "invalid_request_error",
+                                       "unsupported_parameter", "temperature"))
+        reply = self.next_reply(Reply())
+        if reply.error is not None:
+            raise Rejected(reply.error[0], reply.error[1], reply.headers)
+        text = reply.text if reply.text is not None else "" if reply.calls else "echo"
+        turn = Turn("responses", model, text, reply.reasoning,
+                    [ToolOut("call_" + secrets.token_hex(6), c.name, json.dumps(c.args))
+                     for c in reply.calls], "stop", 10, 0, 0, max(1, len(text) // 4), 3,
+                    id="resp_" + secrets.token_hex(8))
+        if not body.get("stream"):
+            return web.json_response(responses_object(turn))
+        resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await resp.prepare(request)
+        for frame in responses_stream(turn).frames:
+            await resp.write(frame)
+        await resp.write_eof()
+        return resp
 
     def validate(self, body: dict[str, Any], model: str) -> None:
         for key in body:
@@ -198,6 +237,10 @@ class FakeOpenAI(ThreadedFake[Reply]):
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+
+def _bad(message: str) -> Rejected:
+    return Rejected(400, _error(message, "invalid_request_error", None))
 
 
 def _error(message: str, etype: str, code: str | None,

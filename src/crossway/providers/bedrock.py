@@ -27,7 +27,7 @@ from crossway.config.settings import BackendSettings, Dialect
 from crossway.dialects import Capabilities
 from crossway.dialects.sse import SSEEvent
 from crossway.errors import ServiceUnavailable
-from crossway.providers.base import Instance, ModelInfo, StreamReader, UpstreamFailure
+from crossway.providers.base import Instance, StreamReader, UpstreamFailure
 from crossway.providers.gemini import missing_extra_message
 from crossway.providers.generic import PresetMixin
 from crossway.transport.base import UpstreamRequest
@@ -75,18 +75,8 @@ class BedrockProvider(PresetMixin):
         self._lock = threading.Lock()
         self._credentials: Any = None
 
-    def builtin_models(self) -> dict[str, Dialect]:
-        return {m: dialect_for(m) for m in self.settings.models}
-
-    def guess_dialect(self, model: str) -> Dialect | None:
+    def dialect_for(self, model: str) -> Dialect:
         return dialect_for(model)
-
-    def lookup(self, model: str, *, explicit: bool) -> ModelInfo | None:
-        info = super().lookup(model, explicit=explicit)
-        if info is not None and info.dialect != dialect_for(model):
-            dialect = dialect_for(model)
-            info = ModelInfo(model, dialect, self.capabilities(model, dialect))
-        return info
 
     def capabilities(self, model: str, dialect: Dialect) -> Capabilities:
         # A real Anthropic model: signatures validated, cache_control honoured.

@@ -18,10 +18,10 @@ import orjson
 from crossway.config.settings import BackendSettings, Dialect
 from crossway.dialects import Capabilities
 from crossway.errors import AuthenticationFailed, CrosswayError, InvalidRequest, UpstreamError
-from crossway.providers.base import Instance, Provider, UpstreamFailure
+from crossway.providers.base import Instance, ModelInfo, Provider, UpstreamFailure
 from crossway.providers.catalog import family_capabilities
 from crossway.providers.presets import Preset, Quirks, preset
-from crossway.providers.quirks import apply_chat_quirks
+from crossway.providers.quirks import apply_chat_quirks, apply_responses_quirks
 from crossway.transport.base import UpstreamRequest
 
 if TYPE_CHECKING:
@@ -100,6 +100,24 @@ class PresetMixin(Provider):
     def quirks(self) -> Quirks:
         return self.preset.quirks if self.preset is not None else Quirks()
 
+    # ------------------------------------------------------------ a dialect per model
+
+    def dialect_for(self, model: str) -> Dialect:
+        """The dialect `model` is served on; providers whose models differ override it."""
+        return self.default_dialect
+
+    def builtin_models(self) -> dict[str, Dialect]:
+        return {m: self.dialect_for(m) for m in self.settings.models}
+
+    def guess_dialect(self, model: str) -> Dialect | None:
+        return self.dialect_for(model)
+
+    def lookup(self, model: str, *, explicit: bool) -> ModelInfo | None:
+        if model in self._models or not (explicit and self.open_catalog):
+            return super().lookup(model, explicit=explicit)
+        dialect = self.dialect_for(model)
+        return ModelInfo(model, dialect, self.capabilities(model, dialect))
+
     def headers(self, target: Target, *, session_id: str, stream: bool,
                 client_headers: Mapping[str, str]) -> dict[str, str]:
         h = super().headers(target, session_id=session_id, stream=stream,
@@ -133,8 +151,18 @@ class PresetMixin(Provider):
         return super().parse_models(body)
 
 
+_RESPONSES: Dialect = "openai_responses"
+
+
 class OpenAICompatibleProvider(PresetMixin):
     default_dialect: Dialect = "openai_chat"
+
+    def dialect_for(self, model: str) -> Dialect:
+        # OpenAI serves its -pro and codex models on /responses only.
+        pattern = self.quirks.responses_models
+        if pattern and re.search(pattern, model.rsplit("/", 1)[-1]):
+            return _RESPONSES
+        return self.default_dialect
 
     def capabilities(self, model: str, dialect: Dialect) -> Capabilities:
         # Same-named families behave the same behind any OpenAI-compatible host
@@ -158,6 +186,8 @@ class OpenAICompatibleProvider(PresetMixin):
                 client_headers: Mapping[str, str]) -> UpstreamRequest:
         if target.dialect == self.default_dialect:
             body = apply_chat_quirks(body, target.caps)
+        elif target.dialect == _RESPONSES:
+            body = apply_responses_quirks(body, target.caps)
         return super().prepare(target, body, stream=stream, session_id=session_id,
                                client_headers=client_headers)
 

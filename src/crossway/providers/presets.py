@@ -69,6 +69,8 @@ class Quirks:
     anthropic_native: bool = False
     # Reasoning arrives as <think> tags in content (MiniMax on chat routes).
     think_tags: bool = False
+    # Model ids (a regular expression) served on the Responses API only.
+    responses_models: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,10 @@ class Preset:
     note: str = ""
 
 
-_OPENAI_REASONING = Quirks(max_completion_tokens=True, reasoning_rejects_sampling=True)
+_OPENAI_REASONING = Quirks(max_completion_tokens=True, reasoning_rejects_sampling=True,
+                           # "This model is only supported in v1/responses"
+                           responses_models=r"codex|-pro(?:-\d{4}-\d\d-\d\d)?$|"
+                                            r"deep-research|computer-use")
 
 PRESETS: tuple[Preset, ...] = (
     Preset("openai", "OPENAI", "openai_chat", "https://api.openai.com/v1", "bearer", "gpt-5.5",

@@ -49,3 +49,12 @@ def apply_chat_quirks(body: dict[str, Any], caps: Capabilities) -> dict[str, Any
             # disabled": let them think rather than fail the request.
             out.pop("thinking")
     return out
+
+
+def apply_responses_quirks(body: dict[str, Any], caps: Capabilities) -> dict[str, Any]:
+    """A Responses body as a reasoning model accepts it (no sampling while reasoning)."""
+    reasoning = body.get("reasoning")
+    effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+    if not caps.reasoning_rejects_sampling or effort == "none":
+        return body
+    return {k: v for k, v in body.items() if k not in ("temperature", "top_p")}
