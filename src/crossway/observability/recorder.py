@@ -13,6 +13,7 @@ consumer reads (rows.py says what each field means). Cost, in this order:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from crossway import ir
 from crossway.observability import prices
@@ -22,6 +23,7 @@ from crossway.observability.records import RequestRecord, attempt_dict
 from crossway.observability.rows import UsageRow, attempts_json, client_family
 from crossway.observability.store.writer import UsageWriter
 
+MAX_CACHED = 1000  # distinct User-Agents / models remembered (clients may send anything)
 # The error class OpenCode Go answers when a key's dollar limit is reached (spec A9).
 GO_LIMIT_ERROR = "GoUsageLimitError"
 
@@ -41,7 +43,11 @@ def total_usage(record: RequestRecord) -> ir.Usage | None:
         reasoning_tokens=sum(u.reasoning_tokens or 0 for u in found))
 
 
-def record_cost(record: RequestRecord) -> tuple[float | None, bool]:
+PriceLookup = Callable[[str, str], prices.Price | None]
+
+
+def record_cost(record: RequestRecord,
+                price_of: PriceLookup = prices.price_of) -> tuple[float | None, bool]:
     """(cost in USD, estimated?) for the request; see the module docstring."""
     reported = record.cost
     if reported is not None:
@@ -51,29 +57,28 @@ def record_cost(record: RequestRecord) -> tuple[float | None, bool]:
         u = a.usage
         if u is None:
             continue
-        provider = a.target.provider
-        estimate = prices.estimate_cost(
-            provider.settings.type, a.target.model.id, input_tokens=u.input_tokens,
-            output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
-            cache_write_tokens=u.cache_creation_tokens)
-        if estimate is not None:
-            total = (total or 0.0) + estimate
+        price = price_of(a.target.provider.settings.type, a.target.model.id)
+        if price is not None:
+            total = (total or 0.0) + price.cost(u.input_tokens, u.output_tokens,
+                                                u.cache_read_tokens, u.cache_creation_tokens)
     return total, total is not None
 
 
-def to_row(record: RequestRecord, now: float) -> UsageRow:
-    """The record as the store keeps it. `now` (perf_counter) ends a record never closed."""
+def to_row(record: RequestRecord, now: float, *, family: str | None = None,
+           price_of: PriceLookup = prices.price_of) -> UsageRow:
+    """The record as the store keeps it. `now` (perf_counter) ends a record never closed;
+    `family` and `price_of` let a caller pass what it has cached."""
     t = record.timings(now)
     last = record.last
     usage = total_usage(record)
-    cost, estimated = record_cost(record)
+    cost, estimated = record_cost(record, price_of)
     target = last.target if last is not None else None
     provider = target.provider if target is not None else None
     return UsageRow(
         request_id=record.request_id,
         ts=record.wall_started,
         client_dialect=record.client_dialect,
-        client_family=client_family(record.user_agent or ""),
+        client_family=family if family is not None else client_family(record.user_agent or ""),
         conversation=record.session_id,
         model_requested=record.model,
         target=target.label if target is not None else None,
@@ -120,9 +125,30 @@ class Recorder:
         self.live = live
         self.writer = writer
         self.meter = meter
+        # A handful of User-Agents and models repeat for every request: look each up once.
+        self._families: dict[str | None, str] = {}
+        self._prices: dict[tuple[str, str], prices.Price | None] = {}
+
+    def _family(self, user_agent: str | None) -> str:
+        family = self._families.get(user_agent)
+        if family is None:
+            family = client_family(user_agent or "")
+            if len(self._families) < MAX_CACHED:
+                self._families[user_agent] = family
+        return family
+
+    def _price(self, backend_type: str, model: str) -> prices.Price | None:
+        key = (backend_type, model)
+        if key in self._prices:
+            return self._prices[key]
+        price = prices.price_of(backend_type, model)
+        if len(self._prices) < MAX_CACHED:
+            self._prices[key] = price
+        return price
 
     def accept(self, record: RequestRecord) -> None:
-        row = to_row(record, time.perf_counter())
+        row = to_row(record, time.perf_counter(), family=self._family(record.user_agent),
+                     price_of=self._price)
         self.live.add(row, [(a.target.instance.name, a.target.model.id,
                              a.failure.value if a.failure else "ok") for a in record.attempts])
         if self.writer is not None:

@@ -9,6 +9,7 @@ inbound client key, `instance` names the upstream credential (`opencode-go.2`), 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,9 +81,14 @@ def attempts_json(attempts: Sequence[Mapping[str, Any]]) -> str:
     return orjson.dumps(list(attempts)).decode()
 
 
+# One C call for all 30 columns (a getattr per column cost ~2 us more per row).
+_COLUMN_VALUES = operator.attrgetter(*COLUMNS)
+
+
 def row_values(row: UsageRow) -> tuple[Any, ...]:
     """The row as a tuple in COLUMNS order, for parameterised INSERTs."""
-    return tuple(getattr(row, name) for name in COLUMNS)
+    values: tuple[Any, ...] = _COLUMN_VALUES(row)
+    return values
 
 
 def row_from_values(values: Sequence[Any]) -> UsageRow:
