@@ -15,6 +15,7 @@ from crossway.relay import Relay
 from crossway.routing.plan import Router
 from crossway.routing.policy import Health
 from crossway.routing.setup import RoutingRuntime
+from crossway.server.response_store import ResponseStore
 from crossway.tokens import TokenCounter
 
 
@@ -27,6 +28,8 @@ class AppState:
     # Every finished request record goes to each sink (access log, stats, store, ...).
     sinks: list[RecordSink] = field(default_factory=list)
     routing: RoutingRuntime | None = None
+    # Recent Responses answers, for previous_response_id (bounded, in memory).
+    responses: ResponseStore = field(default_factory=ResponseStore)
     observability: ObservabilityRuntime | None = None
     relay: Relay | None = None  # created on start-up, inside the event loop
     # Loading the tokenizer takes ~0.3 s: started at start-up in a worker thread, awaited

@@ -10,7 +10,6 @@ stream's terminal event, without the relay knowing.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,18 +30,9 @@ from crossway.server.state import STATE
 
 _RESPONSES = registry.get("openai_responses")
 _TERMINAL = frozenset(("response.completed", "response.incomplete"))
-# One store per running application. The application object is frozen at start-up, before a
-# route module could add state to it, so the store hangs off it here, weakly: it lives exactly
-# as long as its application.
-_STORES: weakref.WeakKeyDictionary[web.Application, ResponseStore] = (
-    weakref.WeakKeyDictionary())
-
-
 def store_of(app: web.Application) -> ResponseStore:
-    store = _STORES.get(app)
-    if store is None:
-        store = _STORES[app] = ResponseStore()
-    return store
+    """The running application's store of recent responses (created with its state)."""
+    return app[STATE].responses
 
 
 def _as_items(raw: object) -> list[Any]:
