@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from crossway.integrations.doctor_keys import PROBES, SLOW_SECONDS, _Answer, _judge
+from crossway.config.settings import BackendSettings, KeySpec
+from crossway.integrations.doctor_keys import PROBES, SLOW_SECONDS, _Answer, _judge, _request
 
-PROBE = PROBES["openai"]
-assert PROBE is not None
+PROBE = "GET /models"
 
 
 def answer(status: int | None, seconds: float = 0.1, message: str = "") -> _Answer:
@@ -34,3 +34,26 @@ def test_zen_has_no_free_authenticated_request() -> None:
     assert PROBES["opencode-zen"] is None
     go = PROBES["opencode-go"]
     assert go is not None and go.path == "/usage"
+
+
+def _backend(btype: str, url: str) -> BackendSettings:
+    return BackendSettings(name=btype, type=btype, api_url=url,
+                           keys=(KeySpec("sk-secret-key-123456", f"{btype.upper()}_API_KEY"),))
+
+
+def test_each_provider_is_checked_with_its_own_listing_request() -> None:
+    gemini = _backend("gemini", "http://g.test/v1beta")
+    found = _request(gemini, gemini.keys[0])
+    assert found is not None
+    _why, url, headers = found
+    assert url.startswith("http://g.test/v1beta/models")
+    assert headers["x-goog-api-key"] == "sk-secret-key-123456" and "authorization" not in headers
+    anthropic = _backend("anthropic", "http://a.test/v1")
+    found = _request(anthropic, anthropic.keys[0])
+    assert found is not None and found[2].get("x-api-key") == "sk-secret-key-123456"
+    assert "anthropic-version" in found[2]
+    openai = _backend("openai", "http://o.test/v1")
+    found = _request(openai, openai.keys[0])
+    assert found is not None
+    assert found[:2] == ("GET /v1/models", "http://o.test/v1/models")
+    assert found[2]["authorization"] == "Bearer sk-secret-key-123456"

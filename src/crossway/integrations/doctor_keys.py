@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import aiohttp
 import orjson
 
 from crossway.config.settings import BackendSettings, KeySpec
+from crossway.errors import ConfigError
+from crossway.providers import build_provider
 
 SLOW_SECONDS = 3.0
 
@@ -28,17 +31,19 @@ class Probe:
     why: str
 
 
-# Backend type -> the free request that authenticates its keys; None where none exists.
+# OpenCode's tiers, whose free authenticating request is not their model listing. Every other
+# backend is checked with its provider's own listing request (Provider.models_request: the
+# right URL, auth header and version headers for Gemini, Anthropic, OpenAI-compatible
+# services, ...); a provider without one (Bedrock, Azure) is not checkable for free.
 PROBES: dict[str, Probe | None] = {
     # Go's usage endpoint looks the key up and answers 401 for an unknown one.
     "opencode-go": Probe("/usage", "authorization", "GET /usage"),
     # Zen's GET /models uses a key only to hide disabled models; every route that
     # authenticates goes on to run (and bill) a completion.
     "opencode-zen": None,
-    "openai": Probe("/models", "authorization", "GET /models"),
-    "anthropic": Probe("/models", "x-api-key", "GET /models"),
 }
-DEFAULT_PROBE = Probe("/models", "authorization", "GET /models")
+# Headers (and query parameters) that carry a credential, dropped for the keyless twin.
+_AUTH_NAMES = frozenset(("authorization", "x-api-key", "x-goog-api-key", "api-key", "key"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,38 +69,60 @@ class _Answer:
 async def check_key(session: aiohttp.ClientSession, backend: BackendSettings, key: KeySpec,
                     timeout: float) -> KeyResult:
     instance = backend.name if key.number is None else f"{backend.name}.{key.number}"
-    probe = PROBES.get(backend.type, DEFAULT_PROBE)
 
     def result(status: str, detail: str, ans: _Answer | None = None) -> KeyResult:
         return KeyResult(backend.name, instance, key.masked(), key.source, status, detail,
                          ans.seconds if ans else None, ans.skew if ans else None)
 
-    if probe is None:
+    request = _request(backend, key)
+    if request is None:
         return result("not_checkable", "not checkable without spending quota (no free "
                       "request of this upstream authenticates a key)")
-    url = backend.api_url + probe.path
-    keyed, bare = await asyncio.gather(
-        _get(session, url, _auth(probe, key.key, backend), timeout),
-        _get(session, url, _auth(probe, None, backend), timeout))
-    return result(*_judge(probe, keyed, bare, url), keyed)
+    why, url, keyed_headers = request
+    bare_headers = {k: v for k, v in keyed_headers.items() if k.lower() not in _AUTH_NAMES}
+    keyed, bare = await asyncio.gather(_get(session, url, keyed_headers, timeout),
+                                       _get(session, url, bare_headers, timeout))
+    return result(*_judge(why, keyed, bare, url), keyed)
 
 
-def _judge(probe: Probe, keyed: _Answer, bare: _Answer, url: str) -> tuple[str, str]:
+def _request(backend: BackendSettings, key: KeySpec) -> tuple[str, str, dict[str, str]] | None:
+    """(what it is, URL, headers with the key) of the free request that checks `key`."""
+    if backend.type in PROBES:
+        probe = PROBES[backend.type]
+        if probe is None:
+            return None
+        return probe.why, backend.api_url + probe.path, _auth(probe, key.key, backend)
+    try:
+        provider = build_provider(backend)
+    except ConfigError:
+        return None
+    instance = next((i for i in provider.instances if i.key == key), None)
+    request = provider.models_request(instance) if instance is not None else None
+    if request is None:
+        return None
+    url = request.url
+    if request.params:
+        params = {k: v for k, v in request.params.items() if k.lower() not in _AUTH_NAMES}
+        url += "?" + urllib.parse.urlencode(params) if params else ""
+    return f"{request.method} {urllib.parse.urlsplit(request.url).path}", url, request.headers
+
+
+def _judge(why: str, keyed: _Answer, bare: _Answer, url: str) -> tuple[str, str]:
     if keyed.status is None:
         return "unreachable", f"{url}: {keyed.message}"
     if keyed.status in (401, 403):
-        return "rejected", f"{probe.why} answered {keyed.status}: {keyed.message}"
+        return "rejected", f"{why} answered {keyed.status}: {keyed.message}"
     if keyed.status in (404, 405):
         return "not_checkable", (f"{url} does not exist here ({keyed.status}); not checkable "
                                  "without spending quota")
     if keyed.status != 200:
-        return "unreachable", f"{probe.why} answered HTTP {keyed.status}: {keyed.message}"
+        return "unreachable", f"{why} answered HTTP {keyed.status}: {keyed.message}"
     if bare.status not in (401, 403):
-        return "not_checkable", (f"{probe.why} answers without a key too, so it does not "
+        return "not_checkable", (f"{why} answers without a key too, so it does not "
                                  "check keys; not checkable without spending quota")
     if keyed.seconds > SLOW_SECONDS:
-        return "slow", f"accepted ({probe.why}), but the answer took {keyed.seconds:.1f} s"
-    return "ok", f"accepted ({probe.why}, {keyed.seconds:.2f} s)"
+        return "slow", f"accepted ({why}), but the answer took {keyed.seconds:.1f} s"
+    return "ok", f"accepted ({why}, {keyed.seconds:.2f} s)"
 
 
 def _auth(probe: Probe, key: str | None, backend: BackendSettings) -> dict[str, str]:
