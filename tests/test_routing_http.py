@@ -61,6 +61,16 @@ def models_sent(fake: FakeOpenCode) -> list[tuple[str | None, str | None, int | 
     return [(r.model, r.route, r.status) for r in fake.completions()]
 
 
+def logged(gw: Gateway, text: str, timeout: float = 3.0) -> str:
+    """The gateway's log once it holds `text` (log lines are written by a background
+    thread, a little after the request that caused them)."""
+    deadline = time.monotonic() + timeout
+    while text not in (logs := gw.logs()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert text in logs, logs[-3000:]
+    return logs
+
+
 def session_homed_at(instance: str, others: tuple[str, ...]) -> str:
     """A conversation id whose rendezvous home key is `instance`."""
     for n in range(1000):
@@ -175,14 +185,14 @@ def test_breaker_opens_skips_probes_and_closes(routed: Gateway, fake: FakeOpenCo
     status, headers, _ = post(routed, "kimi-k2.7-code")
     assert status == 200 and served(headers) == ("opencode-go:deepseek-v4-flash", 1)
     assert broken.hits == 2  # skipped while open
-    assert "circuit breaker for opencode-go model kimi-k2.7-code open" in routed.logs()
+    logged(routed, "circuit breaker for opencode-go model kimi-k2.7-code open")
     fake.clear_fault(broken)
     time.sleep(1.1)  # the cool-down: the next request probes
     status, headers, _ = post(routed, "kimi-k2.7-code")
     assert status == 200 and served(headers) == ("opencode-go:kimi-k2.7-code", 1)
     status, headers, _ = post(routed, "kimi-k2.7-code")
     assert served(headers) == ("opencode-go:kimi-k2.7-code", 1)
-    assert "kimi-k2.7-code closed: it answered again" in routed.logs()
+    logged(routed, "kimi-k2.7-code closed: it answered again")
 
 
 def test_connect_failure_and_read_timeout_fall_back(fake: FakeOpenCode, tmp_path: Any) -> None:
@@ -233,8 +243,8 @@ def test_rate_limited_key_rests_and_its_conversations_move(fake: FakeOpenCode) -
         status, headers, _ = post(gw, "minimax-m2.7", session=other2)
         assert status == 200 and served(headers) == ("opencode-go.1:minimax-m2.7", 1)
         assert [r.key for r in fake.completions()] == [K2, K1, K1, K1]  # K2 asked once
-        logs = gw.logs()
-        assert "OPENCODE_GO_API_KEY_2" in logs and "5 hour" in logs and K2 not in logs
+        logs = logged(gw, "key opencode-go.2 (OPENCODE_GO_API_KEY_2) rate-limited")
+        assert "5 hour" in logs and K2 not in logs
 
 
 def test_all_keys_limited_answers_429_with_the_earliest_retry_after(
@@ -267,7 +277,7 @@ def test_rejected_key_is_taken_out(fake: FakeOpenCode) -> None:
             status, headers, _ = post(gw, "glm-5.1", session=f"{home1}{n}")
             assert status == 200 and served(headers) == ("opencode-go.2:glm-5.1", 1)
         assert [r.key for r in fake.completions()] == [bad, K2, K2, K2, K2]
-        logs = gw.logs()
+        logs = logged(gw, "rejected the API key from OPENCODE_GO_API_KEY_1")
         assert logs.count("rejected the API key from OPENCODE_GO_API_KEY_1") == 1
         assert bad not in logs
 
@@ -297,7 +307,7 @@ def test_discovered_model_learns_its_dialect(fake: FakeOpenCode) -> None:
             assert status == 200 and served(headers) == ("opencode-go:glm-6", 1)
             assert [(r.route, r.status) for r in fake.completions()] == [
                 ("chat/completions", 401), ("messages", 200), ("messages", 200)]
-            assert "now serves glm-6 on anthropic" in gw.logs()
+            logged(gw, "now serves glm-6 on anthropic")
     finally:
         fake.catalog["messages"] = tuple(m for m in fake.catalog["messages"] if m != "glm-6")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,7 +57,12 @@ def test_claude_code_without_model_on_a_go_key(claude_bin: Path, go_only: tuple[
     assert sent, run.describe(gateway)
     for req in sent:  # every request Claude Code made reached a Go model and was answered
         assert req.status == 200 and req.model in GO_MODELS, (req.model, req.status)
-    access = [line for line in gateway.logs().splitlines() if "crossway.access" in line]
+    deadline = time.monotonic() + 3  # access lines are written a little after each answer
+    while True:
+        access = [line for line in gateway.logs().splitlines() if "crossway.access" in line]
+        if len(access) >= len(sent) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     asked = [re.search(r" model=(\S+) target=(\S+) .* status=(\d+)", line) for line in access]
     assert asked and all(m is not None for m in asked), access
     for m in asked:  # Claude Code named Claude models; each went to Go and was answered

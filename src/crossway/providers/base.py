@@ -83,6 +83,7 @@ class Provider:
     # Whether the routing runtime reads this backend's model listing at start-up (and on
     # an interval) so ids its catalog lacks become routable.
     lists_models = False
+    catalog_version = 0  # bumped on every runtime change of the catalog (discovered, learned)
 
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
@@ -167,6 +168,7 @@ class Provider:
     def _set(self, model: str, dialect: Dialect, origin: DialectOrigin) -> None:
         self._models[model] = ModelInfo(model, dialect, self.capabilities(model, dialect))
         self._origins[model] = origin
+        self.catalog_version += 1  # routers drop what they cached of the catalog
 
     # ---------------------------------------------------------------- wire
 

@@ -43,6 +43,7 @@ from crossway.routing.state import MemoryState
 # the same model on another key of its backend.
 Role = Literal["", "dialect", "key"]
 _MAX_DEPTH = 8  # aliases naming aliases (cycles are refused at start-up)
+_CACHE_SIZE = 4096  # model strings whose chains are kept (only known ones get this far)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,9 @@ class Router:
             drop_unkeyed_zen(self.auto, providers, configured=False)
         self.pools = dict(pools or {})
         self._moved_infos: dict[tuple[str, str, Dialect], ModelInfo] = {}
+        self._provider_list = tuple(providers)
+        self._cached: dict[str, list[_Entry]] = {}
+        self._cached_version = 0
 
     def routes(self) -> list[Route]:
         return [
@@ -188,7 +192,9 @@ class Router:
     def plan(self, model: str, session_id: str, request: RequestSource | None = None) -> Plan:
         """The targets for `model`. `request` decodes the client's body; it is called only
         for auto routers (the classifier reads the conversation)."""
-        entries = self._expand(model, session_id, request, 0)
+        entries = self._entries(model, session_id, request)
+        if len(entries) == 1:  # the common case: one model, nothing to merge
+            return Plan(model, session_id, tuple(self._targets(entries[0], session_id)))
         targets: list[Target] = []
         refused: list[CrosswayError] = []
         seen: set[tuple[str, str, int | None]] = set()
@@ -203,6 +209,21 @@ class Router:
         if not targets:
             raise _most_telling(refused)
         return Plan(model, session_id, tuple(targets))
+
+    def _entries(self, model: str, session_id: str,
+                 request: RequestSource | None) -> list[_Entry]:
+        """The chain of `model`, cached per model string while no catalog changes; chains
+        of auto routers depend on the request and are never cached."""
+        version = sum(p.catalog_version for p in self._provider_list)
+        if version != self._cached_version:
+            self._cached.clear()
+            self._cached_version = version
+        entries = self._cached.get(model)
+        if entries is None:
+            entries = self._expand(model, session_id, request, 0)
+            if all(e.sticky is None for e in entries) and len(self._cached) < _CACHE_SIZE:
+                self._cached[model] = entries
+        return entries
 
     def _expand(self, model: str, session_id: str, request: RequestSource | None,
                 depth: int) -> list[_Entry]:
