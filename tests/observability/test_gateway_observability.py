@@ -126,6 +126,21 @@ def test_stats_count_costs_from_cost_frames_and_the_price_table(
     assert "glm-5.1" in table and "minimax-m2.7" in table
 
 
+def test_responses_stream_cost_frame_is_read(gw: Gateway, fake_go: FakeOpenCode) -> None:
+    """Codex's dialect: Zen's `event: ping` cost frame after response.completed."""
+    fake_go.script(Reply(text="hello"))
+    body = {"model": "opencode-go/grok-4.5", "stream": True, "input": "hi"}
+    status, headers, payload = request(gw, "POST", "/v1/responses",
+                                       json.dumps(body).encode(), JSON_CT)
+    assert status == 200 and b"response.completed" in payload
+    assert FAKE_COST.encode() not in payload  # never forwarded
+    rid = headers["x-request-id"]
+    recent = admin(gw, "/admin/requests?limit=5")[1]["requests"]
+    row = next(r for r in recent if r["request_id"] == rid)
+    assert row["cost_usd"] == pytest.approx(float(FAKE_COST)) and not row["cost_estimated"]
+    assert row["dialect"] == "openai_responses"
+
+
 def _data_home(gw: Gateway) -> str:
     logs = gw.logs()
     line = next(x for x in logs.splitlines() if "usage store: sqlite " in x)

@@ -134,15 +134,21 @@ class _Scrape(Collector):
         yield GaugeMetricFamily("crossway_open_streams", "Streams being sent to clients now.",
                                 value=live.open_streams)
         breaker = GaugeMetricFamily("crossway_instance_breaker_state", "Circuit breaker of "
-                                    "an upstream instance: 0 closed, 1 half-open, 2 open.",
-                                    labels=["instance"])
+                                    "an upstream instance and model (model=\"*\": the whole "
+                                    "instance): 0 closed, 1 half-open, 2 open.",
+                                    labels=["instance", "model"])
         cooldown = GaugeMetricFamily("crossway_instance_cooldown_seconds", "Seconds until an "
-                                     "instance's cooldown ends (0: not cooling down).",
-                                     labels=["instance"])
+                                     "instance's (or model's) cooldown ends (0: none).",
+                                     labels=["instance", "model"])
+        seen: set[tuple[str, str]] = set()
         for h in self.health:
-            breaker.add_metric([h.instance], BREAKER_VALUES.get(h.breaker, 2.0))
+            labels = (h.instance, h.model or "*")
+            if labels in seen:
+                continue  # two sources naming one target: the first one speaks
+            seen.add(labels)
+            breaker.add_metric(list(labels), BREAKER_VALUES.get(h.breaker, 2.0))
             left = (h.cooldown_until - self.now) if h.cooldown_until else 0.0
-            cooldown.add_metric([h.instance], max(left, 0.0))
+            cooldown.add_metric(list(labels), max(left, 0.0))
         yield breaker
         yield cooldown
 

@@ -33,10 +33,12 @@ BreakerState = Literal["closed", "half_open", "open"]
 
 @dataclass(frozen=True, slots=True)
 class InstanceHealth:
-    """What routing knows about one upstream instance, for /metrics, /admin and the
-    dashboard. `cooldown_until` is a unix time (None: not cooling down)."""
+    """What routing knows about one upstream instance (or one model on it, since breakers
+    trip per instance and model), for /metrics, /admin and the dashboard.
+    `cooldown_until` is a unix time (None: not cooling down)."""
 
     instance: str
+    model: str | None = None  # None: the whole instance (a key's cooldown)
     breaker: BreakerState = "closed"
     cooldown_until: float | None = None
     reason: str | None = None  # why it is open or cooling down, in plain words
@@ -104,7 +106,7 @@ class ObservabilityRuntime:
             except Exception:
                 # A broken source must not take /metrics down with it; said loudly.
                 log.exception("a routing health source failed")
-        return sorted(out, key=lambda h: h.instance)
+        return sorted(out, key=lambda h: (h.instance, h.model or ""))
 
     async def start(self) -> None:
         if self.writer is not None:

@@ -133,7 +133,7 @@ async def stats(rt: ObservabilityRuntime) -> dict[str, Any]:
         "windows": await windows(rt),
         "quota": await quota(rt),
         "usage_store": store_status(rt),
-        "health": [{"instance": h.instance, "breaker": h.breaker,
+        "health": [{"instance": h.instance, "model": h.model, "breaker": h.breaker,
                     "cooldown_until": h.cooldown_until, "reason": h.reason}
                    for h in rt.health()],
     }

@@ -244,13 +244,13 @@
     const now = Date.now() / 1000;
     const rows = items.map((h) => {
       const cool = h.cooldown_until && h.cooldown_until > now;
-      return el("tr", {},
-        el("td", { text: h.instance }),
+      return el("tr", { "data-instance": h.instance },
+        el("td", { text: h.instance + (h.model ? ":" + h.model : "") }),
         el("td", {}, el("span", { class: "pill " + h.breaker, text: h.breaker.replace("_", "-") })),
         el("td", {}, cool ? el("span", { class: "pill cool", text: "cooling down " + duration(h.cooldown_until - now) }) : el("span", { class: "muted", text: "–" })),
         el("td", { class: "muted", text: h.reason || "" }));
     });
-    fill("health", el("table", {}, el("thead", {}, el("tr", {}, ...["instance", "breaker", "cooldown", "why"].map((t) => el("th", { text: t })))), el("tbody", {}, ...rows)));
+    fill("health", el("table", {}, el("thead", {}, el("tr", {}, ...["instance:model", "breaker", "cooldown", "why"].map((t) => el("th", { text: t })))), el("tbody", {}, ...rows)));
   }
 
   function latency(chosen) {
