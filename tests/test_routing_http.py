@@ -186,8 +186,15 @@ def test_breaker_opens_skips_probes_and_closes(routed: Gateway, fake: FakeOpenCo
     assert status == 200 and served(headers) == ("opencode-go:deepseek-v4-flash", 1)
     assert broken.hits == 2  # skipped while open
     logged(routed, "circuit breaker for opencode-go model kimi-k2.7-code open")
+    time.sleep(1.1)  # the cool-down: the next request probes, fails, and it opens again
+    status, headers, _ = post(routed, "kimi-k2.7-code")
+    assert status == 200 and served(headers) == ("opencode-go:deepseek-v4-flash", 2)
+    assert broken.hits == 3
+    status, headers, _ = post(routed, "kimi-k2.7-code")
+    assert served(headers) == ("opencode-go:deepseek-v4-flash", 1) and broken.hits == 3
+    logged(routed, "(the probe failed too)")
     fake.clear_fault(broken)
-    time.sleep(1.1)  # the cool-down: the next request probes
+    time.sleep(1.1)  # the next probe finds it answering
     status, headers, _ = post(routed, "kimi-k2.7-code")
     assert status == 200 and served(headers) == ("opencode-go:kimi-k2.7-code", 1)
     status, headers, _ = post(routed, "kimi-k2.7-code")
@@ -245,6 +252,19 @@ def test_rate_limited_key_rests_and_its_conversations_move(fake: FakeOpenCode) -
         assert [r.key for r in fake.completions()] == [K2, K1, K1, K1]  # K2 asked once
         logs = logged(gw, "key opencode-go.2 (OPENCODE_GO_API_KEY_2) rate-limited")
         assert "5 hour" in logs and K2 not in logs
+
+
+@pytest.mark.parametrize(("etype", "window"), [("CreditsError", "30 min"),
+                                               ("MonthlyLimitError", "24 h 0 min")])
+def test_billing_errors_rest_the_key_and_fall_back(fake: FakeOpenCode, etype: str,
+                                                   window: str) -> None:
+    fake.fault(401, etype, "Insufficient balance", key=K2)
+    home2 = session_homed_at("opencode-go.2", ("opencode-go.1",))
+    with two_key_gateway(fake) as gw:
+        status, headers, _ = post(gw, "kimi-k2.6", session=home2)
+        assert status == 200 and served(headers) == ("opencode-go.1:kimi-k2.6", 2)
+        logged(gw, f"key opencode-go.2 (OPENCODE_GO_API_KEY_2) rate-limited ({etype}")
+        assert f"not used for {window}" in gw.logs()
 
 
 def test_all_keys_limited_answers_429_with_the_earliest_retry_after(
