@@ -302,6 +302,18 @@ def test_rejected_key_is_taken_out(fake: FakeOpenCode) -> None:
         assert bad not in logs
 
 
+def test_every_key_rejected_answers_503_without_calling_upstream(fake: FakeOpenCode) -> None:
+    env = {"OPENCODE_GO_API_KEY": "sk-test-routing-revoked-8888",
+           "OPENCODE_GO_BASE_URL": fake.base_url}
+    with Gateway(env) as gw:
+        status, _, payload = post(gw, "glm-5.1")
+        assert status == 502 and b"OPENCODE_GO_API_KEY" in payload  # the upstream's refusal
+        status, headers, payload = post(gw, "kimi-k2.6")
+        assert status == 503 and b"rejected every configured API key" in payload
+        assert headers["x-should-retry"] == "false"
+        assert len(fake.completions()) == 1
+
+
 # ------------------------------------------------------------------ the self-healing catalog
 
 
