@@ -5,8 +5,10 @@ go-auto, and start-up checks of the routing section. Real HTTP end to end."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -202,7 +204,27 @@ def test_breaker_opens_skips_probes_and_closes(routed: Gateway, fake: FakeOpenCo
     logged(routed, "kimi-k2.7-code closed: it answered again")
 
 
-def test_connect_failure_and_read_timeout_fall_back(fake: FakeOpenCode, tmp_path: Any) -> None:
+@pytest.fixture
+def unanswering_port() -> Iterator[int]:
+    """A port whose listener never accepts and whose backlog is full: connecting hangs."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = int(listener.getsockname()[1])
+        fillers = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        yield port
+        for filler in fillers:
+            filler.close()
+
+
+def test_connect_failures_and_timeouts_fall_back(fake: FakeOpenCode, tmp_path: Any,
+                                                 unanswering_port: int) -> None:
     config = tmp_path / "crossway.yaml"
     config.write_text(
         "backends:\n"
@@ -211,17 +233,26 @@ def test_connect_failure_and_read_timeout_fall_back(fake: FakeOpenCode, tmp_path
         f"    api_url: http://127.0.0.1:{free_port()}/v1\n"
         "    api_key: sk-dead-0123456789\n"
         "    models: [m1]\n"
-        "timeouts: {read: 0.5}\n"
+        "  mute:\n"
+        "    type: openai\n"
+        f"    api_url: http://127.0.0.1:{unanswering_port}/v1\n"
+        "    api_key: sk-mute-0123456789\n"
+        "    models: [m2]\n"
+        "timeouts: {connect: 0.3, read: 0.5}\n"
         "routing:\n"
         "  fallbacks:\n"
         "    dead/m1: [opencode-go/deepseek-v4-flash]\n"
+        "    mute/m2: [opencode-go/deepseek-v4-flash]\n"
         "    opencode-go/glm-5.1: [opencode-go/deepseek-v4-flash]\n")
     env = {"OPENCODE_GO_API_KEY": K1, "OPENCODE_GO_BASE_URL": fake.base_url}
     with Gateway(env, ("--config", str(config))) as gw:
-        status, headers, _ = post(gw, "dead/m1", dialect="openai")
+        status, headers, _ = post(gw, "dead/m1", dialect="openai")  # connection refused
         assert status == 200 and served(headers) == ("opencode-go:deepseek-v4-flash", 2)
+        status, headers, _ = post(gw, "mute/m2", dialect="openai")  # connect timeout
+        assert status == 200 and served(headers) == ("opencode-go:deepseek-v4-flash", 2)
+        logged(gw, "tried=mute:m2:connect_timeout")
         fake.script(Reply(text="too late", delay=1.5))
-        status, headers, _ = post(gw, "glm-5.1", dialect="openai")
+        status, headers, _ = post(gw, "glm-5.1", dialect="openai")  # read timeout
         assert status == 200 and served(headers) == ("opencode-go:deepseek-v4-flash", 2)
 
 
