@@ -198,6 +198,15 @@ class Breaker:
             if entry.open_until is not None and scope not in shared:
                 del self._entries[scope]  # another replica's probe closed it
 
+    def open_entries(self) -> list[tuple[str, str, float, int]]:
+        """(instance, model, probe due at, consecutive failures) of every open breaker."""
+        out = []
+        for scope, e in self._entries.items():
+            if e.open_until is not None:
+                instance, _, model = scope.partition("|")
+                out.append((instance, model, e.open_until, e.failures))
+        return out
+
     def open_targets(self) -> dict[str, float]:
         """Open breakers by scope -> when a probe may go out (for status pages and logs)."""
         return {s: e.open_until for s, e in self._entries.items() if e.open_until is not None}

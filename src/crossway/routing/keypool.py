@@ -329,6 +329,19 @@ class KeyPool(Generic[M]):
             if cd is not None and (mine is None or mine.until < cd.until):
                 self._cooling[name] = cd
 
+    def resting(self) -> dict[str, tuple[float | None, str]]:
+        """Keys not usable now: name -> (usable again at, epoch seconds; None for a key the
+        upstream refused) and why."""
+        now = self.clock()
+        out: dict[str, tuple[float | None, str]] = {}
+        for m in self.members:
+            cd = self._cooling.get(m.name)
+            if m.name in self._revoked:
+                out[m.name] = (None, f"the upstream refused the key from {m.key.source}")
+            elif cd is not None and cd.until > now:
+                out[m.name] = (cd.until, cd.reason or "rate-limited")
+        return out
+
     def status(self) -> dict[str, str]:
         """Each key's state for status pages: usable, cooling (reason, seconds), rejected."""
         now = self.clock()

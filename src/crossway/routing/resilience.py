@@ -34,6 +34,7 @@ from crossway.routing.state import State, WriteBehind
 
 if TYPE_CHECKING:
     from crossway.exchange import Attempt
+    from crossway.observability.setup import InstanceHealth
     from crossway.routing.plan import Plan, Target
 
 log = logging.getLogger("crossway.routing")
@@ -122,6 +123,20 @@ class RoutingHealth(Health):
 
     def usable(self, instance: str, model: str) -> bool:
         return not self.breaker.is_open(instance, model)
+
+    def report(self) -> list[InstanceHealth]:
+        """Open breakers and resting keys, for /metrics, /admin/stats and the dashboard
+        (ObservabilityRuntime.register_health); reads in-process tables only."""
+        from crossway.observability.setup import InstanceHealth
+
+        now = self.breaker.clock()
+        out = [InstanceHealth(instance, model, "open" if now < until else "half_open",
+                              until, f"{failures} consecutive upstream failures")
+               for instance, model, until, failures in self.breaker.open_entries()]
+        for pool in self.pools.values():
+            out.extend(InstanceHealth(name, cooldown_until=until, reason=reason)
+                       for name, (until, reason) in pool.resting().items())
+        return out
 
     def admits(self, target: Target) -> bool:
         """The target's key is not resting and its breaker lets a request through (claims
