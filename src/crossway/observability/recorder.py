@@ -12,6 +12,8 @@ consumer reads (rows.py says what each field means). Cost, in this order:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -23,6 +25,9 @@ from crossway.observability.records import RequestRecord, attempt_dict
 from crossway.observability.rows import UsageRow, attempts_json, client_family
 from crossway.observability.store.writer import UsageWriter
 
+log = logging.getLogger("crossway")
+
+BATCH_S = 0.05  # records wait at most this long to become rows (see Recorder.accept)
 MAX_CACHED = 1000  # distinct User-Agents / models remembered (clients may send anything)
 # The error class OpenCode Go answers when a key's dollar limit is reached (spec A9).
 GO_LIMIT_ERROR = "GoUsageLimitError"
@@ -128,6 +133,7 @@ class Recorder:
         # A handful of User-Agents and models repeat for every request: look each up once.
         self._families: dict[str | None, str] = {}
         self._prices: dict[tuple[str, str], prices.Price | None] = {}
+        self._pending: list[RequestRecord] = []
 
     def _family(self, user_agent: str | None) -> str:
         family = self._families.get(user_agent)
@@ -147,11 +153,31 @@ class Recorder:
         return price
 
     def accept(self, record: RequestRecord) -> None:
-        row = to_row(record, time.perf_counter(), family=self._family(record.user_agent),
-                     price_of=self._price)
-        self.live.add(row, [(a.target.instance.name, a.target.model.id,
-                             a.failure.value if a.failure else "ok") for a in record.attempts])
-        if self.writer is not None:
-            self.writer.put(row)
-        if row.outcome != "ok" or row.fallbacks:
-            report_go_limits(record, self.meter)
+        """Keep the record; rows are made from the kept records every BATCH_S seconds, or
+        when someone reads the figures (`flush`). One pass over many records keeps this
+        code and its data warm: measured cheaper per request than one call each."""
+        pending = self._pending
+        pending.append(record)
+        if len(pending) == 1:
+            asyncio.get_running_loop().call_later(BATCH_S, self.flush)
+
+    def flush(self) -> None:
+        """Turn every kept record into its row now (the stats endpoints call this first)."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        now = time.perf_counter()
+        live, writer, family, price = self.live, self.writer, self._family, self._price
+        for record in pending:
+            try:
+                row = to_row(record, now, family=family(record.user_agent), price_of=price)
+                live.add(row, [(a.target.instance.name, a.target.model.id,
+                                a.failure.value if a.failure else "ok")
+                               for a in record.attempts])
+                if writer is not None:
+                    writer.put(row)
+                if row.outcome != "ok" or row.fallbacks:
+                    report_go_limits(record, self.meter)
+            except Exception:
+                # One bad record must not lose the others of its batch; said loudly.
+                log.exception("recording %s failed", record.request_id)

@@ -93,6 +93,13 @@ class ObservabilityRuntime:
                    admin=AdminAccess.create(env, settings.api_keys, settings.host),
                    log_json=as_json)
 
+    def flush(self) -> None:
+        """Make rows of the records waiting in the recorder's batch (before reading figures:
+        a request answered a moment ago is counted)."""
+        for sink in self.sinks:
+            if isinstance(sink, Recorder):
+                sink.flush()
+
     def register_health(self, source: HealthSource) -> None:
         """Routing calls this once at start-up with a function listing every instance's
         breaker and cooldown state; /metrics, /admin/stats and the dashboard call it."""
@@ -116,5 +123,6 @@ class ObservabilityRuntime:
             log.info("usage store: off (CROSSWAY_USAGE=off)")
 
     async def close(self) -> None:
+        self.flush()
         if self.writer is not None:
             await self.writer.close()

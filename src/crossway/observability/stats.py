@@ -122,6 +122,7 @@ async def quota(rt: ObservabilityRuntime) -> dict[str, Any]:
 
 
 async def stats(rt: ObservabilityRuntime) -> dict[str, Any]:
+    rt.flush()
     live = rt.live
     return {
         "version": __version__,
@@ -154,12 +155,14 @@ def row_dict(row: UsageRow) -> dict[str, Any]:
 def recent(rt: ObservabilityRuntime, limit: int) -> list[dict[str, Any]]:
     """The last requests this process answered, newest first (from memory: instant, and
     present even with the store off)."""
+    rt.flush()
     rows = list(rt.live.recent)[-limit:]
     return [row_dict(r) for r in reversed(rows)]
 
 
 async def usage(rt: ObservabilityRuntime, days: int) -> dict[str, Any]:
     """Per day, per hour (last 24 h) and per model, for the dashboard's charts."""
+    rt.flush()
     if rt.writer is None:
         return {"error": "the usage store is off (CROSSWAY_USAGE=off)"}
     store = rt.writer.store

@@ -14,6 +14,7 @@ from crossway.server.state import STATE
 async def prometheus(request: web.Request) -> web.Response:
     rt = request.app[STATE].observability
     assert rt is not None, "the edge refuses operator requests without observability"
+    rt.flush()
     try:
         quota = await rt.meter.snapshot()
     except StoreError:
