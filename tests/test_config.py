@@ -155,9 +155,10 @@ def test_crossway_models_command() -> None:
     out = subprocess.run([sys.executable, "-m", "crossway", "models"], env=env,
                          capture_output=True, text=True, check=True).stdout
     lines = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
-    assert lines["opencode-go/glm-5.1"] == ["opencode-go.1", "openai_chat"]
-    assert lines["opencode-go/minimax-m2.7"] == ["opencode-go.1", "anthropic"]
-    assert lines["opencode-zen/claude-sonnet-4-6"] == ["(no", "key)", "anthropic"]
+    assert lines["opencode-go/glm-5.1"] == ["opencode-go.1", "openai_chat", "built-in"]
+    assert lines["opencode-go/minimax-m2.7"] == ["opencode-go.1", "anthropic", "built-in"]
+    assert lines["opencode-zen/claude-sonnet-4-6"] == ["(no", "key)", "anthropic", "built-in"]
+    assert "go-auto" in lines  # routing names are listed with what they route to
 
 
 def test_config_error_exits_with_message(tmp_path: Path) -> None:

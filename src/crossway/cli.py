@@ -133,18 +133,16 @@ def _doctor(args: argparse.Namespace) -> None:
 
 def _print_models(settings: Settings) -> None:
     from crossway.providers import build_provider
-    from crossway.routing.plan import Router
+    from crossway.routing.listing import model_rows
+    from crossway.routing.setup import build_router
 
-    router = Router([build_provider(b) for b in settings.backends])
-    rows = []
-    for r in router.routes():
-        instances = ",".join(i.name for i in r.provider.instances) or "(no key)"
-        rows.append((r.public_id, instances, r.model.dialect))
-    width = max((len(r[0]) for r in rows), default=10)
-    iwidth = max((len(r[1]) for r in rows), default=10)
-    print(f"{'MODEL':<{width}}  {'INSTANCES':<{iwidth}}  UPSTREAM DIALECT")
-    for model, inst, dialect in rows:
-        print(f"{model:<{width}}  {inst:<{iwidth}}  {dialect}")
+    rows = model_rows(build_router(settings, [build_provider(b) for b in settings.backends]))
+    width = max((len(r.model) for r in rows), default=10)
+    iwidth = max((len(r.instances) for r in rows), default=10)
+    dwidth = max((len(r.dialect) for r in rows), default=10)
+    print(f"{'MODEL':<{width}}  {'INSTANCES':<{iwidth}}  {'UPSTREAM DIALECT':<{dwidth}}  SOURCE")
+    for r in rows:
+        print(f"{r.model:<{width}}  {r.instances:<{iwidth}}  {r.dialect:<{dwidth}}  {r.source}")
 
 
 def describe_backends(settings: Settings) -> list[str]:

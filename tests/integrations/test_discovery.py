@@ -39,7 +39,9 @@ def test_select_pick_and_resolve() -> None:
     all_models = models(OPENCODE_GO_API_KEY="sk-go-0123456789")
     ids = {m.id for m in all_models}
     assert "opencode-go/glm-5.1" in ids and "opencode-zen/glm-5.1" in ids
-    assert all(m.ready == m.id.startswith("opencode-go/") for m in all_models)
+    backed = [m for m in all_models if m.owned_by != "crossway"]  # not routing names
+    assert all(m.ready == m.id.startswith("opencode-go/") for m in backed)
+    assert {"go-auto", "auto"} <= {m.id for m in all_models if m.owned_by == "crossway"}
     glm = discovery.select(all_models, "opencode-go/glm-*, opencode-zen/claude-haiku-4-5")
     assert {m.id for m in glm} >= {"opencode-go/glm-5.1", "opencode-zen/claude-haiku-4-5"}
     # defaults come from backends that have a key

@@ -19,6 +19,7 @@ from crossway.integrations.files import (
 )
 from crossway.providers import build_provider
 from crossway.routing.plan import Router
+from crossway.routing.setup import build_router
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class ConfigRequest:
 
 
 def router_for(settings: Settings) -> Router:
-    return Router([build_provider(b) for b in settings.backends])
+    """The router as the gateway builds it, so configs and GET /v1/models agree on names."""
+    return build_router(settings, [build_provider(b) for b in settings.backends])
 
 
 def run(req: ConfigRequest, settings: Settings, env: Mapping[str, str], cwd: Path) -> str:

@@ -42,9 +42,10 @@ def advertised(router: Router,
                aliases: Mapping[str, Sequence[str]] | None = None) -> list[Advertised]:
     """Chat models crossway can serve today, in a stable order, then the routing names.
 
-    `aliases`: routing name (go-auto, ...) -> the public ids it may route to. The router does
-    not have them yet; once it does, they join every client config and GET /v1/models by
-    passing them here (one line: `aliases = aliases or router.aliases()`)."""
+    `aliases`: routing name (go-auto, ...) -> the public ids it may route to; by default the
+    router's own (aliases and auto routers), so they join every client config and
+    GET /v1/models."""
+    aliases = router.aliases() if aliases is None else aliases
     out = []
     for r in router.routes():
         facts = model_facts(r.model.id)

@@ -99,7 +99,7 @@ class Provider:
         self._origins: dict[str, DialectOrigin] = dict.fromkeys(table, "built-in")
         for model_id in settings.models:
             table.setdefault(model_id, self.default_dialect)
-            self._origins.setdefault(model_id, "config")
+            self._origins[model_id] = "config"  # the user named it, whatever tables say
         table.update(settings.model_protocol_overrides)
         self._origins.update(dict.fromkeys(settings.model_protocol_overrides, "override"))
         for model_id, dialect in table.items():

@@ -17,6 +17,7 @@ from crossway.observability.setup import ObservabilityRuntime
 from crossway.observability.sinks import deliver
 from crossway.providers import build_provider
 from crossway.relay import Relay
+from crossway.routing.resilience import RoutingHealth
 from crossway.routing.setup import RoutingRuntime
 from crossway.server import auth
 from crossway.server.errors import error_response
@@ -117,6 +118,9 @@ def create_app(settings: Settings) -> web.Application:
     providers = [build_provider(b) for b in settings.backends]
     routing = RoutingRuntime.create(settings, providers)
     observability = ObservabilityRuntime.create(settings)
+    # Breaker and cooldown state per instance, for /metrics, /admin/stats and the dashboard.
+    if isinstance(routing.health, RoutingHealth):
+        observability.register_health(routing.health.report)
     state = AppState(
         settings=settings,
         router=routing.router,
