@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crossway import __version__
+from crossway.config.env_backends import NO_KEY_SOURCE
 from crossway.config.loader import load_settings
 from crossway.config.settings import Settings
 from crossway.errors import ConfigError
@@ -151,11 +152,14 @@ def describe_backends(settings: Settings) -> list[str]:
         if b.keys:
             inst = ", ".join(
                 f"{b.name if k.number is None else f'{b.name}.{k.number}'} "
-                f"(key {k.masked()} from {k.source})" for k in b.keys)
+                + ("(no key needed)" if k.source == NO_KEY_SOURCE
+                   else f"(key {k.masked()} from {k.source})") for k in b.keys)
             lines.append(f"backend {b.name} [{b.type}] {b.api_url}: {inst}")
         else:
             lines.append(f"backend {b.name} [{b.type}] {b.api_url}: no API key; "
                          f"set {b.key_hint} to use it")
+    # What the environment said that crossway did not take as it stood.
+    lines += [f"note: {notice}" for notice in settings.notices]
     return lines
 
 

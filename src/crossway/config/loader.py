@@ -16,7 +16,6 @@ File shape (seed 000):
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,8 +40,6 @@ from crossway.config.settings import (
 from crossway.errors import ConfigError
 from crossway.providers.presets import PRESETS
 from crossway.providers.registry import backend_types
-
-log = logging.getLogger("crossway.config")
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -118,9 +115,7 @@ def load_settings(
     listen_port = port or _int(env.get("CROSSWAY_PORT") or server.get("port") or DEFAULT_PORT,
                                "server.port")
     found = env_backends(env, {b.name for b in backends}, (listen_host, listen_port))
-    backends += found.backends
-    for notice in found.notices:
-        log.warning("%s", notice)
+    backends += found.backends  # found.notices travel in Settings, logged by `serve`
 
     api_keys = [k for k in _str_list(auth.get("api_keys"), "auth.api_keys") if k]
     if env.get("CROSSWAY_API_KEY"):
