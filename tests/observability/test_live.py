@@ -115,3 +115,18 @@ def test_log_writer_writes_in_batches_and_everything_on_stop() -> None:
     lines = out.getvalue().splitlines()
     assert [line.split('"message":')[1] for line in lines] == [
         '"line 0"}', '"line 1"}', '"line 2"}']
+
+
+def test_cache_shares_one_running_query_between_readers() -> None:
+    cache = TTLCache()
+    calls = []
+
+    async def slow() -> str:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return "answer"
+
+    async def go() -> list[str]:
+        results = await asyncio.gather(*(cache.get("w", 30.0, slow) for _ in range(5)))
+        return list(results)
+    assert asyncio.run(go()) == ["answer"] * 5 and len(calls) == 1

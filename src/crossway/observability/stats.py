@@ -2,16 +2,18 @@
 figures (since start), the usage store (windows of 5 minutes, 1 hour, 24 hours and days) and
 the Go quota meter.
 
-The store's percentile queries read every row of a window, so answers are cached: for
-CACHE_SHORT_S, or, once a window holds LARGE_WINDOW requests or more (the 24-hour window, the
-per-day usage of a busy gateway), for CACHE_LONG_S while no new row was written and
-FRESH_LONG_S when some were. A dashboard polling every few seconds then costs the store at most
-one large query per FRESH_LONG_S, not one per poll.
+The store's percentile queries read every row of a window (seconds on millions of rows), so
+answers are cached: for CACHE_SHORT_S, or, once a window holds LARGE_WINDOW requests or more
+(the 24-hour window, any window of a busy gateway), for CACHE_LONG_S while no new row was
+written and FRESH_LONG_S when some were. A dashboard polling every few seconds then costs the
+store at most one large query per FRESH_LONG_S, not one per poll, and concurrent readers of one
+answer share one query.
 A store that fails is reported in the answer (`error`), never hidden behind zeros.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,6 +46,7 @@ class TTLCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._items: dict[str, tuple[float, int | None, Any]] = {}
+        self._running: dict[str, asyncio.Future[Any]] = {}
 
     async def get(self, name: str, ttl: float, make: Callable[[], Awaitable[T]], *,
                   version: int | None = None, fresh: float | None = None) -> T:
@@ -54,7 +57,15 @@ class TTLCache:
             if age < (ttl if fresh is None else fresh) or (age < ttl and hit[1] == version):
                 value: T = hit[2]
                 return value
-        value = await make()
+        running = self._running.get(name)
+        if running is not None:
+            # Someone is reading this already (a slow query, two dashboards): wait for it.
+            shared: T = await asyncio.shield(running)
+            return shared
+        task = asyncio.ensure_future(make())
+        self._running[name] = task
+        task.add_done_callback(lambda _t: self._running.pop(name, None))
+        value = await asyncio.shield(task)
         self._items[name] = (now, version, value)
         return value
 
@@ -85,7 +96,7 @@ async def windows(rt: ObservabilityRuntime) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, seconds in STATS_WINDOWS.items():
         before = rt.cache.peek(f"window:{name}")
-        long = seconds >= 86400 and isinstance(before, dict) and \
+        long = isinstance(before, dict) and "totals" in before and \
             before["totals"]["requests"] >= LARGE_WINDOW
 
         async def make(seconds: float = seconds) -> dict[str, Any]:

@@ -103,10 +103,13 @@ class SQLiteStore(UsageStore):
         self._busy_timeout_s = busy_timeout_s
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._rconn: sqlite3.Connection | None = None
         self._inserts: dict[int, str] = {}  # rows -> INSERT statement
         self._rows_per_insert = ROWS_PER_INSERT
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """On the writer's connection and thread."""
         if self._executor is None or self._conn is None:
             raise StoreError(f"usage store {self.path} is not open")
         conn = self._conn
@@ -115,6 +118,28 @@ class SQLiteStore(UsageStore):
                 self._executor, lambda: fn(conn))
         except sqlite3.Error as exc:
             raise StoreError(f"usage database {self.path}: {exc}") from exc
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """On a reader connection and thread of its own: a query over a large window (seconds
+        on millions of rows) must not hold up the batch writer behind it, which would let
+        rows pile up and be dropped. WAL lets one writer and readers work at once."""
+        if self._reader is None:
+            if self._executor is None:
+                raise StoreError(f"usage store {self.path} is not open")
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="crossway-usage-read")
+        reader = self._reader
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                reader, lambda: fn(self._reader_conn()))
+        except sqlite3.Error as exc:
+            raise StoreError(f"usage database {self.path}: {exc}") from exc
+
+    def _reader_conn(self) -> sqlite3.Connection:
+        # Made in the reader thread on first use (the schema exists by then: open() ran).
+        if self._rconn is None:
+            self._rconn = sqlite3.connect(self.path, timeout=self._busy_timeout_s,
+                                          check_same_thread=False, isolation_level=None)
+        return self._rconn
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="crossway-usage-sqlite")
@@ -201,7 +226,7 @@ class SQLiteStore(UsageStore):
             return [Group(None if r[0] is None else str(r[0]),
                           sql.totals_from(r[1:], sql.percentiles_of(*lat[r[0]])))
                     for r in rows]
-        return await self._run(query)
+        return await self._read(query)
 
     async def cost_windows(self, backend_type: str, starts: Sequence[float],
                            until: float | None = None) -> dict[str, list[CostSum]]:
@@ -213,14 +238,14 @@ class SQLiteStore(UsageStore):
         def query(conn: sqlite3.Connection) -> dict[str, list[CostSum]]:
             return {r[0]: sql.cost_sums_from(r, len(starts))
                     for r in conn.execute(stmt, params)}
-        return await self._run(query)
+        return await self._read(query)
 
     async def recent(self, limit: int = 50) -> list[UsageRow]:
         stmt = f"{sql.select_rows_sql()} ORDER BY ts DESC, request_id DESC LIMIT ?"
 
         def query(conn: sqlite3.Connection) -> list[UsageRow]:
             return [row_from_values(r) for r in conn.execute(stmt, (limit,))]
-        return await self._run(query)
+        return await self._read(query)
 
     async def prune(self, retention_days: float, now: float) -> int:
         cutoff = now - retention_days * 86400.0
@@ -231,6 +256,12 @@ class SQLiteStore(UsageStore):
         return await self._run(delete)
 
     async def close(self) -> None:
+        reader, rconn = self._reader, self._rconn
+        self._reader = self._rconn = None
+        if reader is not None:
+            if rconn is not None:
+                await asyncio.get_running_loop().run_in_executor(reader, rconn.close)
+            reader.shutdown(wait=True)
         executor, conn = self._executor, self._conn
         self._executor = self._conn = None
         if executor is None:
