@@ -156,7 +156,9 @@ def crossway(port: int, upstream_base: str, cpu: int | None, workers: int = 1,
     if workers > 1:
         argv += ["--workers", str(workers)]
     env = clean_env({"OPENCODE_GO_API_KEY": "bench-key", "OPENCODE_GO_BASE_URL": upstream_base,
-                     "CROSSWAY_LOG_LEVEL": log_level})
+                     "CROSSWAY_LOG_LEVEL": log_level,
+                     # Recording on, as users run it, into a store of the bench's own.
+                     "XDG_DATA_HOME": tempfile.mkdtemp(prefix="crossway-bench-data-")})
     if CROSSWAY_SRC:
         env["PYTHONPATH"] = CROSSWAY_SRC
     return Proc(name, argv, env, cpu, port)

@@ -50,6 +50,10 @@ class Gateway:
         base = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
         base.update(env)
         base.setdefault("CROSSWAY_LOG_LEVEL", "DEBUG")
+        # The usage store (SQLite under the data directory) of a test gateway is its own,
+        # never the developer's real one.
+        self._data = tempfile.TemporaryDirectory(prefix="crossway-data-")
+        base.setdefault("XDG_DATA_HOME", self._data.name)
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
             prefix="crossway-", suffix=".log", delete=False)
         self.log_path = Path(self._log.name)
@@ -86,6 +90,7 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        self._data.cleanup()
 
     def __enter__(self) -> Gateway:
         return self
