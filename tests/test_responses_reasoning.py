@@ -69,19 +69,11 @@ def _thinking_blocks(req: Recorded) -> list[dict[str, Any]]:
 # ------------------------------------------------------------ OpenAI chat -> /messages
 
 
-@stream_modes
-def test_chat_client_on_minimax_multi_turn_with_tools(
-        gateway: Gateway, fake_go: FakeOpenCode, stream: bool) -> None:
-    """OpenAI chat has no place for a signature: MiniMax's thinking comes back as
-    reasoning_content, and the next turns drop it rather than forge a signature."""
-    fake_go.script(
-        Reply(reasoning="Look it up.", tool_calls=[ToolCallSpec("get_weather", {"city": "Oslo"})]),
-        Reply(reasoning="And Bergen.",
-              tool_calls=[ToolCallSpec("get_weather", {"city": "Bergen"})]),
-        Reply(text="Cold in both."))
+def _chat_tool_loop(gateway: Gateway, stream: bool, history: list[Any],
+                    turns: int) -> list[Any]:
+    """Run a chat client's tool loop for `turns` answers; returns the extended history."""
     client = _openai(gateway)
-    history: list[Any] = [{"role": "user", "content": "Weather in Oslo and Bergen?"}]
-    for turn in range(3):
+    for _ in range(turns):
         kw: dict[str, Any] = {"model": "opencode-go/minimax-m2.7", "messages": history,
                               "tools": [CHAT_TOOL]}
         if stream:
@@ -89,26 +81,54 @@ def test_chat_client_on_minimax_multi_turn_with_tools(
                 msg = s.get_final_completion().choices[0].message
         else:
             msg = client.chat.completions.create(**kw).choices[0].message
-        if turn == 2:
-            assert msg.content == "Cold in both."
+        if not msg.tool_calls:
+            history.append({"role": "assistant", "content": msg.content})
             break
         extra = msg.model_extra or {}
-        assert extra.get("reasoning_content") in ("Look it up.", "And Bergen.")
-        assert msg.tool_calls
         history.append({"role": "assistant", "content": msg.content or "",
                         "reasoning_content": extra["reasoning_content"],
                         "tool_calls": [c.model_dump() for c in msg.tool_calls]})
-        history.append({"role": "tool", "tool_call_id": msg.tool_calls[0].id,
-                        "content": "-5C"})
+        history.append({"role": "tool", "tool_call_id": msg.tool_calls[0].id, "content": "-5C"})
+    return history
+
+
+@stream_modes
+def test_chat_client_on_minimax_multi_turn_with_tools(
+        gateway: Gateway, fake_go: FakeOpenCode, restarted: Gateway, stream: bool) -> None:
+    """OpenAI chat has no place for a signature: MiniMax's thinking comes back as
+    reasoning_content, and crossway keeps the signature for the conversation's next turn, so
+    MiniMax gets its own thinking blocks back (the fake refuses any it did not issue). A
+    crossway that never saw the turn (a restart, another replica) drops them instead."""
+    fake_go.script(
+        Reply(reasoning="Look it up.", tool_calls=[ToolCallSpec("get_weather", {"city": "Oslo"})]),
+        Reply(reasoning="And Bergen.",
+              tool_calls=[ToolCallSpec("get_weather", {"city": "Bergen"})]),
+        Reply(text="Cold in both."))
+    history = _chat_tool_loop(
+        gateway, stream, [{"role": "user", "content": "Weather in Oslo and Bergen?"}], 3)
+    assert history[-1] == {"role": "assistant", "content": "Cold in both."}
+    assert [m.get("reasoning_content") for m in history if m.get("tool_calls")] == [
+        "Look it up.", "And Bergen."]
     sent = _ok(fake_go, 3)
-    assert all(_thinking_blocks(r) == [] for r in sent)
-    assert [b["type"] for b in sent[2].json["messages"][1]["content"]] == ["tool_use"]
+    assert _thinking_blocks(sent[0]) == []
+    for request, texts in ((sent[1], ["Look it up."]), (sent[2], ["Look it up.", "And Bergen."])):
+        blocks = _thinking_blocks(request)
+        assert [b["thinking"] for b in blocks] == texts
+        # MiniMax's own signatures, unwrapped: crossway's wrapping never reaches it.
+        assert all(not signatures.is_ours(b["signature"]) for b in blocks)
+    fake_go.reset()
+    fake_go.script(Reply(text="Still cold."))
+    history.append({"role": "user", "content": "And now?"})
+    _chat_tool_loop(restarted, stream, history, 1)
+    (after_restart,) = _ok(fake_go, 1)
+    assert _thinking_blocks(after_restart) == []  # nothing to restore: dropped, not forged
 
 
-def test_chat_client_on_a_responses_upstream_drops_what_it_cannot_keep(
+def test_chat_client_on_a_responses_upstream_keeps_grok_s_encrypted_reasoning(
         gateway: Gateway, fake_go: FakeOpenCode) -> None:
-    """A chat client gets grok's reasoning as text and loses its encrypted state: the next
-    turn sends grok no reasoning item at all (the fake refuses any it did not issue)."""
+    """A chat client gets grok's reasoning as text; crossway keeps its encrypted state for the
+    next turn, which gives grok its own reasoning item back (the fake refuses any it did not
+    issue)."""
     fake_go.script(
         Reply(reasoning="Use the tool.",
               tool_calls=[ToolCallSpec("get_weather", {"city": "Kyiv"})]),
@@ -127,10 +147,10 @@ def test_chat_client_on_a_responses_upstream_drops_what_it_cannot_keep(
     assert again.content == "Snowy."
     _, second = _ok(fake_go, 2)
     types = [item.get("type") for item in second.json["input"]]
-    assert "reasoning" not in types and types[-2:] == ["function_call", "function_call_output"]
-
-
-# ------------------------------------------------------ Anthropic client -> /responses
+    assert types[-3:] == ["reasoning", "function_call", "function_call_output"]
+    reasoning = next(item for item in second.json["input"] if item.get("type") == "reasoning")
+    assert reasoning["encrypted_content"] and not signatures.is_ours(
+        reasoning["encrypted_content"])
 
 
 @stream_modes

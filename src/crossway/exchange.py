@@ -68,6 +68,7 @@ class Exchange:
     stream: bool
     include_usage: bool  # the client wants usage in its stream
     _ir: ir.Request | None = None
+    reasoning_restored: bool = False  # tokens from the reasoning cache put back (once)
 
     def ir_request(self) -> ir.Request:
         """The body decoded once, for every translated attempt."""

@@ -20,6 +20,7 @@ from crossway.downstream import JSON_HEADERS, Downstream, served_by
 from crossway.errors import CrosswayError, NotImplementedYet
 from crossway.exchange import Attempt, Exchange
 from crossway.failures import AttemptFailed, TransportFailure
+from crossway.reasoning_cache import ReasoningCache, blocks_of
 from crossway.relay_stream import body_cost, pump_stream
 from crossway.routing.plan import Target
 from crossway.routing.policy import FallbackPolicy, Health
@@ -28,11 +29,14 @@ from crossway.transport.base import MAX_ERROR_BODY, MAX_RESPONSE_BODY, Transport
 
 class Relay:
     def __init__(self, transport: Transport, *, policy: FallbackPolicy | None = None,
-                 health: Health | None = None, ping_interval: float = 10.0) -> None:
+                 health: Health | None = None, ping_interval: float = 10.0,
+                 reasoning: ReasoningCache | None = None) -> None:
         self.transport = transport
         self.policy = policy or FallbackPolicy()
         self.health = health or Health()
         self.ping_interval = ping_interval
+        # Reasoning tokens of clients whose dialect cannot carry them (OpenAI chat).
+        self.reasoning = reasoning
 
     async def handle(self, ex: Exchange, down: Downstream) -> None:
         """Answer `ex` through `down`, or raise the most relevant CrosswayError (nothing
@@ -83,7 +87,8 @@ class Relay:
                 raise await self._upstream_error(resp, t)
             if ex.stream:
                 await pump_stream(ex, attempt, upstream, resp, down,
-                                  ping_interval=self.ping_interval)
+                                  ping_interval=self.ping_interval,
+                                  reasoning=self._keeper(ex))
             else:
                 await self._unary(ex, attempt, upstream, resp, down)
         except TransportFailure as exc:
@@ -99,13 +104,21 @@ class Relay:
             return upstream.passthrough_body(ex.body, model=t.model.id, caps=t.caps,
                                              stream=ex.stream)
         try:
-            adapted = adapt.for_target(ex.ir_request(), upstream, t.caps)
+            req = ex.ir_request()
+            keeper = self._keeper(ex)
+            if keeper is not None and not ex.reasoning_restored:
+                keeper.restore(ex.plan.session_id, req)
+                ex.reasoning_restored = True
+            adapted = adapt.for_target(req, upstream, t.caps)
             attempt.restore_names = adapted.restore_names
             return upstream.encode_request(adapted.request, t.model.id, t.caps)
         except CrosswayError as exc:
             # The client's request cannot be expressed (malformed, or a history the target's
             # dialect rejects): no other target would do better.
             raise failures.client_error(exc) from exc
+
+    def _keeper(self, ex: Exchange) -> ReasoningCache | None:
+        return None if ex.client.carries_reasoning_tokens else self.reasoning
 
     async def _upstream_error(self, resp: UpstreamResponse, t: Target) -> AttemptFailed:
         try:
@@ -148,6 +161,9 @@ class Relay:
             except CrosswayError as exc:
                 raise failures.AttemptFailed(failures.FailureKind.PROTOCOL, exc) from exc
             attempt.usage = parsed.usage
+            keeper = self._keeper(ex)
+            if keeper is not None:
+                keeper.remember(ex.plan.session_id, blocks_of(parsed))
         body = orjson.dumps(out)
         attempt.committed = True
         ex.record.mark_first_byte()

@@ -28,6 +28,7 @@ from crossway.downstream import SSE_HEADERS, ClientGone, Downstream, served_by
 from crossway.exchange import Attempt, Exchange
 from crossway.failures import FailureKind, TransportFailure
 from crossway.providers.base import StreamReader
+from crossway.reasoning_cache import BlockCollector, ReasoningCache
 from crossway.transport.base import UpstreamResponse
 
 log = logging.getLogger("crossway")
@@ -70,7 +71,11 @@ def _note_mid_stream(ex: Exchange, attempt: Attempt, kind: FailureKind, message:
 
 
 class _Translated:
-    def __init__(self, ex: Exchange, attempt: Attempt, upstream: Dialect) -> None:
+    def __init__(self, ex: Exchange, attempt: Attempt, upstream: Dialect,
+                 reasoning: ReasoningCache | None = None) -> None:
+        # Reasoning blocks and their tokens, kept for a client that cannot carry them.
+        self.reasoning = reasoning
+        self.blocks = BlockCollector() if reasoning is not None else None
         self.decoder = upstream.stream_decoder(attempt.target.caps)
         self.encoder = ex.client.stream_encoder(ex.plan.requested,
                                                 include_usage=ex.include_usage,
@@ -109,8 +114,12 @@ class _Translated:
             elif isinstance(item, ir.MessageEnd):
                 self.content = True
                 self.attempt.usage = item.usage
+                if self.blocks is not None and self.reasoning is not None:
+                    self.reasoning.remember(self.ex.plan.session_id, self.blocks.blocks())
             elif not isinstance(item, ir.MessageStart):
                 self.content = True
+            if self.blocks is not None:
+                self.blocks.feed(item)
             out.append(self.encoder.encode(adapt.restore_event(item, names)))
 
     def fail(self, message: str, status: int, kind: FailureKind) -> bytes:
@@ -182,7 +191,7 @@ _Pump = _Translated | _Passthrough
 
 async def pump_stream(ex: Exchange, attempt: Attempt, upstream: Dialect,
                       resp: UpstreamResponse, down: Downstream, *,
-                      ping_interval: float) -> None:
+                      ping_interval: float, reasoning: ReasoningCache | None = None) -> None:
     provider = attempt.target.provider
     ctype = resp.headers.get("content-type", "")
     if provider.stream_content_type not in ctype:
@@ -190,7 +199,7 @@ async def pump_stream(ex: Exchange, attempt: Attempt, upstream: Dialect,
             f"{attempt.target.instance.name} answered a streaming request with content-type "
             f"{ctype or 'none'} instead of {provider.stream_content_type}")
     pump: _Pump = _Passthrough(ex, attempt, upstream) if attempt.fast else \
-        _Translated(ex, attempt, upstream)
+        _Translated(ex, attempt, upstream, reasoning)
     await _Stream(ex, attempt, pump, down, ping_interval).run(resp, provider.stream_reader())
 
 

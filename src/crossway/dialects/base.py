@@ -75,6 +75,9 @@ class Dialect:
     tool_name_limit: int | None = None
     # Sent while a committed stream is silent, so clients and proxies do not time out.
     keepalive: bytes = b": keep-alive\n\n"
+    # The client round-trips reasoning tokens (a thinking signature, encrypted_content). When
+    # it cannot (OpenAI chat), the relay keeps them for its next turn (reasoning_cache.py).
+    carries_reasoning_tokens: bool = True
 
     # ------------------------------------------------------------ client side
 

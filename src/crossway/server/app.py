@@ -157,7 +157,8 @@ def create_app(settings: Settings) -> web.Application:
         await routing.start()
         await observability.start()
         state.relay = Relay(create_transport(settings), policy=routing.policy,
-                            health=routing.health, ping_interval=settings.ping_interval)
+                            health=routing.health, ping_interval=settings.ping_interval,
+                            reasoning=state.reasoning)
 
     async def stop(app: web.Application) -> None:
         if state.relay is not None:

@@ -11,6 +11,7 @@ from crossway.config.settings import Settings
 from crossway.observability.records import RequestIds
 from crossway.observability.setup import ObservabilityRuntime
 from crossway.observability.sinks import RecordSink
+from crossway.reasoning_cache import ReasoningCache
 from crossway.relay import Relay
 from crossway.routing.plan import Router
 from crossway.routing.policy import Health
@@ -30,6 +31,8 @@ class AppState:
     routing: RoutingRuntime | None = None
     # Recent Responses answers, for previous_response_id (bounded, in memory).
     responses: ResponseStore = field(default_factory=ResponseStore)
+    # Reasoning tokens OpenAI chat clients cannot carry, kept for their next turn (bounded).
+    reasoning: ReasoningCache = field(default_factory=ReasoningCache)
     observability: ObservabilityRuntime | None = None
     relay: Relay | None = None  # created on start-up, inside the event loop
     # Loading the tokenizer takes ~0.3 s: started at start-up in a worker thread, awaited

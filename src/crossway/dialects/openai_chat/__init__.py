@@ -38,6 +38,8 @@ class OpenAIChat(Dialect):
     # exceed that; crossway shortens and restores them, see crossway.adapt).
     tool_name_limit = 64
     keepalive = b": keep-alive\n\n"  # the openai SDKs and the AI SDK skip SSE comments
+    # reasoning_content is text only: a signature or encrypted_content has no field here.
+    carries_reasoning_tokens = False
 
     def preflight(self, body: dict[str, Any]) -> Preflight:
         return preflight.preflight(body)
