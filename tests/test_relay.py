@@ -14,11 +14,12 @@ import pytest
 from crossway.config.settings import BackendSettings, KeySpec
 from crossway.dialects import registry
 from crossway.downstream import MemoryDownstream
-from crossway.errors import CrosswayError
+from crossway.errors import CrosswayError, ServiceUnavailable
 from crossway.exchange import Exchange
 from crossway.failures import FailureKind, TransportFailure
 from crossway.observability.records import RequestRecord
 from crossway.providers import build_provider
+from crossway.providers.opencode import OpenCodeProvider
 from crossway.relay import Relay
 from crossway.routing.plan import Plan, Target
 from crossway.routing.policy import Health
@@ -297,3 +298,27 @@ def test_client_leaving_mid_stream_is_recorded_and_stops_the_pump() -> None:
     run(Relay(transport), ex, down)
     assert ex.record.outcome == "client_closed"
     assert transport.responses[0].released
+
+
+class _UnsignedProvider(OpenCodeProvider):
+    """A provider whose signing step needs what this machine lacks, as Bedrock's does without
+    AWS credentials or its optional extra."""
+
+    def sign(self, request: UpstreamRequest, target: Target) -> UpstreamRequest:
+        raise ServiceUnavailable(f"backend {self.name} needs pip install 'crossway[bedrock]'")
+
+
+def test_a_target_whose_provider_cannot_prepare_falls_back() -> None:
+    provider = _UnsignedProvider(BackendSettings(
+        name="signed", type="opencode-go", api_url="http://first.test",
+        keys=(KeySpec("sk-signed-key-0123456789", "SIGNED_KEY"),)))
+    info = provider.lookup("glm-5.1", explicit=True)
+    assert info is not None
+    first = Target(provider.instances[0], info)
+    transport = MemoryTransport(lambda r: Reply(200, JSON, [orjson.dumps(CHAT_UNARY)]))
+    ex = _exchange(CHAT, _chat_body(), first, _target("go-b", "glm-5.1", "http://second.test"))
+    down = MemoryDownstream()
+    run(Relay(transport), ex, down)
+    assert [r.url for r in transport.requests] == ["http://second.test/chat/completions"]
+    assert [a.failure for a in ex.record.attempts] == [FailureKind.UNSUPPORTED, None]
+    assert "crossway[bedrock]" in (ex.record.attempts[0].error or "")

@@ -74,8 +74,14 @@ class Relay:
                        down: Downstream) -> None:
         t = attempt.target
         body = self._body(ex, attempt, upstream)
-        request = t.provider.prepare(t, body, stream=ex.stream, session_id=ex.plan.session_id,
-                                     client_headers=ex.headers)
+        try:
+            request = t.provider.prepare(t, body, stream=ex.stream,
+                                         session_id=ex.plan.session_id,
+                                         client_headers=ex.headers)
+        except CrosswayError as exc:
+            # The provider cannot build or sign this request (an optional extra missing, no
+            # cloud credentials): this target cannot be used, another one may.
+            raise failures.unsupported(exc) from exc
         try:
             resp = await self.transport.send(request)
         except TransportFailure as exc:
