@@ -4,7 +4,6 @@ key-checking usage endpoint), a running crossway, and real client config files."
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import socket
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from crossway.config.settings import Settings
 from crossway.integrations.doctor import service_findings
 from tests.gateway import Gateway, free_port
 from tests.integrations.conftest import CLIENT_KEY, GO_KEY, clean_env, crossway
@@ -177,32 +175,24 @@ def test_text_output(fake: FakeGoWithUsage, home: Path, work: Path) -> None:
     assert result.stdout.rstrip().endswith("something is broken (see above)")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _SettingsWithServices(Settings):
-    """Settings as they will look once Redis and a store are configurable."""
-
-    redis_url: str = ""
-    database_url: str = ""
-
-
 def test_services_are_checked_only_when_configured(tmp_path: Path) -> None:
-    assert asyncio.run(service_findings(Settings(), 2)) == []
+    assert asyncio.run(service_findings({}, 2)) == []
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        settings = _SettingsWithServices(
-            redis_url=f"redis://:hunter2-secret@127.0.0.1:{port}/0",
-            database_url=f"postgresql://u:pw-secret@127.0.0.1:{free_port()}/crossway")
-        redis, database = asyncio.run(service_findings(settings, 2))
-    assert (redis.name, redis.level) == ("redis_url", "ok")
+        env = {"CROSSWAY_REDIS_URL": f"redis://:hunter2-secret@127.0.0.1:{port}/0",
+               "CROSSWAY_DATABASE_URL":
+                   f"postgresql://u:pw-secret@127.0.0.1:{free_port()}/crossway"}
+        redis, database = asyncio.run(service_findings(env, 2))
+    assert (redis.name, redis.level) == ("CROSSWAY_REDIS_URL", "ok")
     assert redis.detail == f"redis://127.0.0.1:{port} reachable"
     assert database.level == "broken" and "unreachable" in database.detail
     assert "secret" not in redis.detail + database.detail
-    sqlite = _SettingsWithServices(database_url=f"sqlite:///{tmp_path}/usage.db")
+    sqlite = {"CROSSWAY_DATABASE_URL": f"sqlite:///{tmp_path}/usage.db"}
     (found,) = asyncio.run(service_findings(sqlite, 2))
     assert found.level == "ok"
-    missing = _SettingsWithServices(database_url=f"sqlite:///{tmp_path}/nope/usage.db")
+    missing = {"CROSSWAY_DATABASE_URL": f"sqlite:///{tmp_path}/nope/usage.db"}
     (found,) = asyncio.run(service_findings(missing, 2))
     assert found.level == "broken" and "folder missing" in found.detail
 

@@ -30,9 +30,9 @@ from crossway.integrations.doctor_keys import KeyResult, check_key
 # Clock skew worth a warning, and the one that breaks signed requests (AWS SigV4 allows 5 min).
 SKEW_WARN = 30.0
 SKEW_BROKEN = 300.0
-# Settings naming external services, read when present (the settings object grows them with
-# the shared-state and store work). Each maps to how its URL is checked.
-SERVICE_SETTINGS = {"redis_url": 6379, "database_url": 5432}
+# The environment variables naming the external services crossway uses (shared routing state,
+# the usage store), with the port their URLs default to.
+SERVICE_SETTINGS = {"CROSSWAY_REDIS_URL": 6379, "CROSSWAY_DATABASE_URL": 5432}
 _KEY_LEVEL = {"ok": "ok", "slow": "warn", "not_checkable": "info", "rejected": "broken",
               "unreachable": "broken"}
 
@@ -85,7 +85,7 @@ async def diagnose(config_path: str | None, env: Mapping[str, str], cwd: Path,
         findings += await server_findings(session, settings, timeout)
     findings += clock_findings(keys)
     findings += client_findings(settings, env, cwd)
-    findings += await service_findings(settings, timeout)
+    findings += await service_findings(env, timeout)
     return findings
 
 
@@ -181,14 +181,13 @@ def client_findings(settings: Settings, env: Mapping[str, str], cwd: Path) -> li
             for c in check_clients(target, env, cwd)]
 
 
-async def service_findings(settings: Settings, timeout: float) -> list[Finding]:
+async def service_findings(env: Mapping[str, str], timeout: float) -> list[Finding]:
     """Only services the configuration names; nothing is reported for the others."""
     out = []
-    for attr, default_port in SERVICE_SETTINGS.items():
-        url = getattr(settings, attr, None)
-        if not isinstance(url, str) or not url:
-            continue
-        out.append(await _reachable(attr, url, default_port, timeout))
+    for var, default_port in SERVICE_SETTINGS.items():
+        url = (env.get(var) or "").strip()
+        if url:
+            out.append(await _reachable(var, url, default_port, timeout))
     return out
 
 
