@@ -9,6 +9,8 @@ After the commit, a stream reports failures in-band and no second upstream reque
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 
 import orjson
@@ -74,10 +76,15 @@ class Relay:
                        down: Downstream) -> None:
         t = attempt.target
         body = self._body(ex, attempt, upstream)
+        prepare = functools.partial(t.provider.prepare, t, body, stream=ex.stream,
+                                    session_id=ex.plan.session_id, client_headers=ex.headers)
         try:
-            request = t.provider.prepare(t, body, stream=ex.stream,
-                                         session_id=ex.plan.session_id,
-                                         client_headers=ex.headers)
+            if t.provider.blocking_prepare:
+                # Cloud credentials (files, token endpoints) are fetched by blocking calls:
+                # never on the event loop.
+                request = await asyncio.get_running_loop().run_in_executor(None, prepare)
+            else:
+                request = prepare()
         except CrosswayError as exc:
             # The provider cannot build or sign this request (an optional extra missing, no
             # cloud credentials): this target cannot be used, another one may.

@@ -174,6 +174,8 @@ class Provider:
 
     # What a streaming answer's content-type must contain (Bedrock's differs).
     stream_content_type = "text/event-stream"
+    # `prepare` may block (credential files, a token endpoint): the relay runs it in a thread.
+    blocking_prepare = False
 
     def prepare(self, target: Target, body: dict[str, Any], *, stream: bool, session_id: str,
                 client_headers: Mapping[str, str]) -> UpstreamRequest:

@@ -63,6 +63,8 @@ def dialect_for(model: str) -> Dialect:
 
 
 class BedrockProvider(PresetMixin):
+    # The AWS credential chain reads files and may ask the instance metadata service.
+    blocking_prepare = True
     default_dialect: Dialect = _ANTHROPIC
     stream_content_type = "application/vnd.amazon.eventstream"
 

@@ -85,9 +85,10 @@ class _TokenSource:
     """Google credentials and their current access token.
 
     Fetching a token is a blocking HTTPS call. Only the first one (and one after a token
-    really expired) is made on the request's path; when a token nears its end (google-auth's
-    refresh window, minutes before expiry) the next one is fetched in a background thread
-    while requests keep using the current one."""
+    really expired) is made on the request's path, in the relay's worker thread
+    (`blocking_prepare`); when a token nears its end (google-auth's refresh window, minutes
+    before expiry) the next one is fetched in a background thread while requests keep using
+    the current one."""
 
     def __init__(self, extra_hint: str) -> None:
         self._lock = threading.Lock()
@@ -155,6 +156,9 @@ class VertexProvider(GeminiProvider):
     locations/{location}/publishers/google/models/{model}:generateContent`, with a bearer
     token from Application Default Credentials (or a service account key file named by
     GOOGLE_APPLICATION_CREDENTIALS)."""
+
+    # The first token (and one after a real expiry) comes from a blocking HTTPS call.
+    blocking_prepare = True
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
