@@ -213,31 +213,8 @@ def _file_backend(name: str, spec: Any) -> BackendSettings:
     if not isinstance(api_url, str) or not api_url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}.api_url must be an http(s) URL (got {api_url!r})")
 
-    keys: list[KeySpec] = []
-    single = spec.get("api_key")
-    if single:
-        if not isinstance(single, str):
-            raise ConfigError(f"{where}.api_key must be a string")
-        keys.append(KeySpec(single, f"config {where}.api_key"))
-    for i, k in enumerate(_str_list(spec.get("api_keys"), f"{where}.api_keys"), start=1):
-        if k:
-            keys.append(KeySpec(k, f"config {where}.api_keys[{i - 1}]", number=i))
-    if len(keys) > 1 and keys[0].number is None:
-        raise ConfigError(f"{where}: give either api_key or api_keys, not both")
-
-    extra = spec.get("extra") or {}
-    if not isinstance(extra, dict):
-        raise ConfigError(f"{where}.extra must be a mapping")
-    overrides_raw = extra.get("model_protocol_overrides") or spec.get("model_protocol_overrides")
-    overrides: dict[str, Dialect] = {}
-    for model, word in (overrides_raw or {}).items():
-        dialect = _DIALECT_WORDS.get(str(word).lower())
-        if dialect is None:
-            raise ConfigError(
-                f"{where}.extra.model_protocol_overrides.{model}: expected anthropic, openai "
-                f"or responses, got {word!r}"
-            )
-        overrides[str(model)] = dialect
+    keys = _file_keys(spec, where)
+    overrides = _file_overrides(spec, where)
     headers = spec.get("headers") or {}
     if not isinstance(headers, dict):
         raise ConfigError(f"{where}.headers must be a mapping")
@@ -267,6 +244,38 @@ def _file_backend(name: str, spec: Any) -> BackendSettings:
         dialect_urls=dialect_urls,
         options={str(k).upper(): str(v) for k, v in options.items()},
     )
+
+
+def _file_keys(spec: dict[str, Any], where: str) -> list[KeySpec]:
+    keys: list[KeySpec] = []
+    single = spec.get("api_key")
+    if single:
+        if not isinstance(single, str):
+            raise ConfigError(f"{where}.api_key must be a string")
+        keys.append(KeySpec(single, f"config {where}.api_key"))
+    for i, k in enumerate(_str_list(spec.get("api_keys"), f"{where}.api_keys"), start=1):
+        if k:
+            keys.append(KeySpec(k, f"config {where}.api_keys[{i - 1}]", number=i))
+    if len(keys) > 1 and keys[0].number is None:
+        raise ConfigError(f"{where}: give either api_key or api_keys, not both")
+    return keys
+
+
+def _file_overrides(spec: dict[str, Any], where: str) -> dict[str, Dialect]:
+    extra = spec.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise ConfigError(f"{where}.extra must be a mapping")
+    overrides_raw = extra.get("model_protocol_overrides") or spec.get("model_protocol_overrides")
+    overrides: dict[str, Dialect] = {}
+    for model, word in (overrides_raw or {}).items():
+        dialect = _DIALECT_WORDS.get(str(word).lower())
+        if dialect is None:
+            raise ConfigError(
+                f"{where}.extra.model_protocol_overrides.{model}: expected anthropic, openai "
+                f"or responses, got {word!r}"
+            )
+        overrides[str(model)] = dialect
+    return overrides
 
 
 def _dialect_urls(value: Any, where: str) -> dict[str, str]:
