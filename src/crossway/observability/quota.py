@@ -22,7 +22,6 @@ exactly:
 
 from __future__ import annotations
 
-import email.utils
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass
 
 from crossway.errors import ConfigError
 from crossway.observability.store.base import CostSum, UsageStore
+from crossway.transport.base import retry_after_seconds
 
 GO_BACKEND_TYPE = "opencode-go"
 
@@ -150,24 +150,6 @@ def window_for(limit_name: str | None) -> Window | None:
     if "month" in lowered:
         return WINDOWS[2]
     return None
-
-
-def retry_after_seconds(value: str | float | None, now: float) -> float | None:
-    """A retry-after header value (delta seconds or an HTTP date) as seconds from now."""
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return max(float(value), 0.0)
-    text = value.strip()
-    try:
-        return max(float(text), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - now, 0.0)
 
 
 class QuotaMeter:

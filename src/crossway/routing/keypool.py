@@ -25,7 +25,6 @@ code, with the reads and writes run behind (state.WriteBehind).
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import logging
 import math
@@ -38,6 +37,7 @@ import orjson
 
 from crossway.errors import RateLimited, ServiceUnavailable
 from crossway.routing.state import Clock, Cooldown, State, WriteBehind
+from crossway.transport.base import retry_after_seconds as parse_retry_after
 
 log = logging.getLogger("crossway.routing.keypool")
 
@@ -99,24 +99,6 @@ class KeysRevoked(ServiceUnavailable):
 def rendezvous_weight(session_id: str, name: str) -> bytes:
     """The same weight routing/plan.py uses, so conversations keep the key they had."""
     return hashlib.blake2b(f"{session_id}|{name}".encode(), digest_size=8).digest()
-
-
-def parse_retry_after(value: str | float | None, now: float) -> float | None:
-    """Seconds from `now`, from a `retry-after` given as seconds or as an HTTP date."""
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return max(0.0, float(value))
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def limit_name(body: bytes | Mapping[str, Any] | None) -> str | None:

@@ -7,6 +7,7 @@ phase that failed (crossway.failures.FailureKind), never library exceptions.
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -51,3 +52,22 @@ class Transport(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def retry_after_seconds(value: str | float | None, now: float) -> float | None:
+    """A `retry-after` value (delta seconds or an HTTP date) as seconds from `now` (unix
+    time); None when absent or unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return max(0.0, float(value))
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass  # not a number: an HTTP date, or nothing usable
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
