@@ -18,7 +18,7 @@ import orjson
 from crossway import adapt, failures
 from crossway.dialects import registry
 from crossway.dialects.base import Dialect
-from crossway.downstream import JSON_HEADERS, Downstream, served_by
+from crossway.downstream import JSON_HEADERS, Downstream
 from crossway.errors import CrosswayError, NotImplementedYet
 from crossway.exchange import Attempt, Exchange
 from crossway.failures import AttemptFailed, TransportFailure
@@ -180,5 +180,6 @@ class Relay:
         body = orjson.dumps(out)
         attempt.committed = True
         ex.record.mark_first_byte()
-        await down.reply(200, body, served_by(JSON_HEADERS, ex))
+        # x-crossway-target/-attempts: added by the edge to every unprepared response.
+        await down.reply(200, body, JSON_HEADERS)
         ex.record.mark_ended()

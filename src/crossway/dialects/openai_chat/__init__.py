@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from crossway import ir
@@ -82,10 +81,6 @@ class OpenAIChat(Dialect):
                            include_usage: bool) -> PassthroughStream:
         return passthrough.ChatPassthrough(requested=requested, upstream_model=upstream_model,
                                            include_usage=include_usage)
-
-    def upstream_headers(self, key: str, *, client_headers: Mapping[str, str],
-                         caps: Capabilities) -> dict[str, str]:
-        return {"authorization": "Bearer " + key}
 
 
 DIALECT = OpenAIChat()

@@ -20,7 +20,6 @@ done on the body before routing, so the relay and this codec never see an unreso
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from crossway import ir
@@ -98,10 +97,6 @@ class OpenAIResponses(Dialect):
                            include_usage: bool) -> PassthroughStream:
         return passthrough.ResponsesPassthrough(
             requested=requested, upstream_model=upstream_model, include_usage=include_usage)
-
-    def upstream_headers(self, key: str, *, client_headers: Mapping[str, str],
-                         caps: Capabilities) -> dict[str, str]:
-        return {"authorization": "Bearer " + key}
 
 
 DIALECT = OpenAIResponses()
