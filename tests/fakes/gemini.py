@@ -23,18 +23,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import re
 import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from tests.fakes.threaded import ServerThread
 
 MODELS: dict[str, tuple[int, int]] = {  # id -> (inputTokenLimit, outputTokenLimit)
     "gemini-2.5-flash": (1_048_576, 65_536),
@@ -129,18 +129,16 @@ class _State:
     signatures: dict[str, str] = field(default_factory=dict)  # signature -> call name | ""
 
 
-class FakeGemini:
+class FakeGemini(ServerThread):
     """Fake Gemini upstream running in a background thread with its own event loop."""
 
+    name = "fake-gemini"
+
     def __init__(self, keys: tuple[str, ...] = ("gk-test-key",)) -> None:
+        super().__init__()
         self.keys = tuple(keys)
-        self.port = 0
         self._lock = threading.Lock()
         self._state = _State()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._error: BaseException | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -183,62 +181,7 @@ class FakeGemini:
             self._state.script.clear()
             self._state.requests.clear()
 
-    def start(self) -> FakeGemini:
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name="fake-gemini",
-                                        daemon=True)
-        self._thread.start()
-        if not ready.wait(10) or self._error is not None:
-            raise RuntimeError("fake Gemini failed to start") from self._error
-        return self
-
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if self._runner is not None and loop.is_running():
-            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
-            with contextlib.suppress(TimeoutError):
-                fut.result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        self._thread = self._loop = self._runner = None
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
     # ------------------------------------------------------------------ plumbing
-
-    def _run(self, ready: threading.Event) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    async def _serve(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()

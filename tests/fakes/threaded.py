@@ -41,47 +41,21 @@ class Rejected(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
-class ThreadedFake(Generic[R]):
+class ServerThread:
+    """An aiohttp server on 127.0.0.1, on a free port, in a thread with its own event loop;
+    every request goes to `_dispatch`. Start and stop it, or use it as a context manager."""
+
     name = "fake"
 
     def __init__(self) -> None:
         self.port = 0
-        self._lock = threading.Lock()
-        self._script: deque[R] = deque()
-        self._requests: list[Recorded] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._error: BaseException | None = None
 
-    @property
-    def origin(self) -> str:
-        if not self.port:
-            raise RuntimeError(f"{self.name} is not started")
-        return f"http://127.0.0.1:{self.port}"
-
-    def script(self, *replies: R) -> Self:
-        with self._lock:
-            self._script.extend(replies)
-        return self
-
-    def next_reply(self, default: R) -> R:
-        with self._lock:
-            return self._script.popleft() if self._script else default
-
-    def requests(self) -> list[Recorded]:
-        with self._lock:
-            return list(self._requests)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._script.clear()
-            self._requests.clear()
-
-    async def route(self, request: web.Request, rec: Recorded) -> web.StreamResponse:
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError
-
-    # ------------------------------------------------------------------ plumbing
 
     def start(self) -> Self:
         ready = threading.Event()
@@ -137,6 +111,43 @@ class ThreadedFake(Generic[R]):
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+
+
+class ThreadedFake(ServerThread, Generic[R]):
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._script: deque[R] = deque()
+        self._requests: list[Recorded] = []
+
+    @property
+    def origin(self) -> str:
+        if not self.port:
+            raise RuntimeError(f"{self.name} is not started")
+        return f"http://127.0.0.1:{self.port}"
+
+    def script(self, *replies: R) -> Self:
+        with self._lock:
+            self._script.extend(replies)
+        return self
+
+    def next_reply(self, default: R) -> R:
+        with self._lock:
+            return self._script.popleft() if self._script else default
+
+    def requests(self) -> list[Recorded]:
+        with self._lock:
+            return list(self._requests)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self._requests.clear()
+
+    async def route(self, request: web.Request, rec: Recorded) -> web.StreamResponse:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ requests
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
