@@ -27,14 +27,12 @@ Deliberately independent of crossway: never import it here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -69,6 +67,7 @@ from tests.fakes.opencode_wire import (
     messages_stream,
     resolve_turn,
 )
+from tests.fakes.threaded import ServerThread
 
 __all__ = [
     "CATALOG",
@@ -195,24 +194,21 @@ class _State:
     faults: list[Fault] = field(default_factory=list)
 
 
-class FakeOpenCode:
+class FakeOpenCode(ServerThread):
     """Fake OpenCode Zen/Go upstream running in a background thread with its own loop."""
 
     def __init__(self, tier: str = "go", keys: tuple[str, ...] = ("sk-test-key",)) -> None:
         if tier not in CATALOG:
             raise ValueError(f"tier must be 'go' or 'zen', not {tier!r}")
+        super().__init__()
+        self.name = f"fake-opencode-{tier}"
         self.tier = tier
         self.keys = tuple(keys)
         self.prefix = PREFIXES[tier]
         # A copy: `serve` adds models to this server only.
         self.catalog = {route: tuple(models) for route, models in CATALOG[tier].items()}
-        self.port = 0
         self._lock = threading.Lock()
         self._state = _State()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._startup_error: BaseException | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -287,75 +283,7 @@ class FakeOpenCode:
                 return route
         return None
 
-    def start(self) -> FakeOpenCode:
-        if self._thread is not None:
-            raise RuntimeError("already started")
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), name=f"fake-opencode-{self.tier}", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake OpenCode did not start within 10 s")
-        if self._startup_error is not None:
-            raise RuntimeError("fake OpenCode failed to start") from self._startup_error
-        return self
-
-    def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if self._runner is not None and loop.is_running():
-            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
-            with contextlib.suppress(Exception):
-                fut.result(timeout=5)
-        if loop.is_running():
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        self._thread = None
-        self._loop = None
-        self._runner = None
-
-    def __enter__(self) -> FakeOpenCode:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # ------------------------------------------------------------------ server plumbing
-
-    def _run(self, ready: threading.Event) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as exc:  # report to start()
-            self._startup_error = exc
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
-    async def _serve(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()

@@ -52,19 +52,23 @@ class ServerThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._error: BaseException | None = None
+        self._startup_error: BaseException | None = None
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError
 
     def start(self) -> Self:
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name} is already started")
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, args=(ready,), name=self.name,
                                         daemon=True)
         self._thread.start()
-        if not ready.wait(10) or self._error is not None:
-            raise RuntimeError(f"{self.name} failed to start") from self._error
+        if not ready.wait(10):
+            raise RuntimeError(f"{self.name} did not start within 10 s")
+        if self._startup_error is not None:
+            raise RuntimeError(f"{self.name} failed to start") from self._startup_error
         return self
 
     def stop(self) -> None:
@@ -75,7 +79,8 @@ class ServerThread:
             fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
             with contextlib.suppress(TimeoutError):
                 fut.result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
+        if loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         self._thread = self._loop = self._runner = None
 
@@ -93,7 +98,7 @@ class ServerThread:
         try:
             loop.run_until_complete(self._serve())
         except BaseException as exc:  # reported by start()
-            self._error = exc
+            self._startup_error = exc
             ready.set()
             loop.close()
             return
