@@ -108,12 +108,18 @@ class UsageStore(ABC):
     async def write(self, rows: Sequence[UsageRow]) -> None:
         """Insert rows; a row whose request_id is already stored is skipped."""
 
-    @abstractmethod
-    async def totals(self, since: float, until: float | None = None) -> Totals: ...
+    async def totals(self, since: float, until: float | None = None) -> Totals:
+        groups = await self._aggregate(None, since, until, None)
+        return groups[0].totals if groups else Totals()
+
+    async def group_by(self, dim: GroupBy, since: float, until: float | None = None,
+                       limit: int | None = None) -> list[Group]:
+        return await self._aggregate(validate_dim(dim), since, until, limit)
 
     @abstractmethod
-    async def group_by(self, dim: GroupBy, since: float, until: float | None = None,
-                       limit: int | None = None) -> list[Group]: ...
+    async def _aggregate(self, dim: GroupBy | None, since: float, until: float | None,
+                         limit: int | None) -> list[Group]:
+        """Totals over the window, per `dim` value (one group, key None, when dim is None)."""
 
     @abstractmethod
     async def cost_windows(self, backend_type: str, starts: Sequence[float],

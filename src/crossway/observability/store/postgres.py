@@ -20,9 +20,7 @@ from crossway.observability.store.base import (
     Group,
     GroupBy,
     StoreError,
-    Totals,
     UsageStore,
-    validate_dim,
 )
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -142,14 +140,6 @@ class PostgresStore(UsageStore):
                 await conn.executemany(stmt, [row_values(r) for r in rows])
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             raise StoreError(f"usage database {redact(self.url)}: {_describe(exc)}") from exc
-
-    async def totals(self, since: float, until: float | None = None) -> Totals:
-        groups = await self._aggregate(None, since, until, None)
-        return groups[0].totals if groups else Totals()
-
-    async def group_by(self, dim: GroupBy, since: float, until: float | None = None,
-                       limit: int | None = None) -> list[Group]:
-        return await self._aggregate(validate_dim(dim), since, until, limit)
 
     async def _aggregate(self, dim: GroupBy | None, since: float, until: float | None,
                          limit: int | None) -> list[Group]:

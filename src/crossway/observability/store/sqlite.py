@@ -21,9 +21,7 @@ from crossway.observability.store.base import (
     Group,
     GroupBy,
     StoreError,
-    Totals,
     UsageStore,
-    validate_dim,
 )
 
 T = TypeVar("T")
@@ -192,14 +190,6 @@ class SQLiteStore(UsageStore):
                 for stmt, values in work:
                     conn.execute(stmt, values)
         await self._run(insert)
-
-    async def totals(self, since: float, until: float | None = None) -> Totals:
-        groups = await self._aggregate(None, since, until, None)
-        return groups[0].totals if groups else Totals()
-
-    async def group_by(self, dim: GroupBy, since: float, until: float | None = None,
-                       limit: int | None = None) -> list[Group]:
-        return await self._aggregate(validate_dim(dim), since, until, limit)
 
     async def _aggregate(self, dim: GroupBy | None, since: float, until: float | None,
                          limit: int | None) -> list[Group]:
