@@ -6,6 +6,7 @@ from typing import Any
 
 from crossway import ir
 from crossway.dialects.caps import Capabilities
+from crossway.dialects.openai_chat.wire import assistant_parts
 
 TOOL_CHOICE_OUT = {"auto": "auto", "any": "required", "none": "none"}
 
@@ -98,17 +99,7 @@ def _encode_user(content: list[ir.Part], out: list[dict[str, Any]]) -> None:
 
 
 def _encode_assistant(content: list[ir.Part], reasoning_replay: bool) -> dict[str, Any]:
-    texts: list[str] = []
-    thinking: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for p in content:
-        if isinstance(p, ir.Text):
-            texts.append(p.text)
-        elif isinstance(p, ir.ToolCall):
-            fn = {"name": p.name, "arguments": p.arguments or "{}"}
-            calls.append({"id": p.id, "type": "function", "function": fn})
-        elif isinstance(p, ir.Thinking) and p.text:
-            thinking.append(p.text)
+    texts, thinking, calls = assistant_parts(content)
     msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts)}
     if thinking:
         msg["reasoning_content"] = "\n\n".join(thinking)

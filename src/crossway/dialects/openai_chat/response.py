@@ -13,6 +13,7 @@ from crossway.dialects.caps import Capabilities
 from crossway.dialects.common import is_int as _is_int
 from crossway.dialects.openai_chat.wire import (
     FAILED_FINISH,
+    assistant_parts,
     decode_usage,
     encode_usage,
     finish_reason_out,
@@ -96,17 +97,7 @@ def _decode_response_calls(raw: list[Any]) -> list[ir.ToolCall]:
 
 def encode_response(resp: ir.Response, model: str) -> dict[str, Any]:
     """ir.Response -> a client chat.completion body; `model` is what the client asked for."""
-    texts: list[str] = []
-    thinking: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for p in resp.content:
-        if isinstance(p, ir.Text):
-            texts.append(p.text)
-        elif isinstance(p, ir.ToolCall):
-            fn = {"name": p.name, "arguments": p.arguments or "{}"}
-            calls.append({"id": p.id, "type": "function", "function": fn})
-        elif isinstance(p, ir.Thinking) and p.text:
-            thinking.append(p.text)
+    texts, thinking, calls = assistant_parts(resp.content)
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
     if thinking:
         message["reasoning_content"] = "\n\n".join(thinking)

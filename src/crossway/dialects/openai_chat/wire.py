@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -130,3 +131,20 @@ def error_body(
     error_type: str, message: str, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def assistant_parts(parts: Iterable[object]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """An assistant turn's (texts, reasoning texts, tool_calls) in Chat Completions shape, for
+    the upstream history and the client answer alike."""
+    texts: list[str] = []
+    thinking: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for p in parts:
+        if isinstance(p, ir.Text):
+            texts.append(p.text)
+        elif isinstance(p, ir.ToolCall):
+            fn = {"name": p.name, "arguments": p.arguments or "{}"}
+            calls.append({"id": p.id, "type": "function", "function": fn})
+        elif isinstance(p, ir.Thinking) and p.text:
+            thinking.append(p.text)
+    return texts, thinking, calls
