@@ -72,6 +72,8 @@ class Config:
     c1_pace_ms: float = 0.5
     memory_streams: int = 1000
     memory_rounds: int = 3
+    # The recording phase: short rounds, many of them (the ratio is read per round pair).
+    recording_rounds: int = 16
     workers: int = 2
     litellm: bool = False
     only: tuple[str, ...] = ()
@@ -79,7 +81,8 @@ class Config:
     @classmethod
     def quick_config(cls) -> Config:
         return cls(quick=True, rounds=3, c1_unary=150, c1_stream=80, rps_seconds=2.0,
-                   rps_rounds=2, stream_seconds=2.0, stream_rounds=2, memory_rounds=2)
+                   rps_rounds=2, stream_seconds=2.0, stream_rounds=2, memory_rounds=2,
+                   recording_rounds=10)
 
 
 @dataclass
@@ -449,6 +452,11 @@ async def run(cfg: Config) -> dict[str, Any]:
         if on("workers"):
             log("phase 5: --workers scaling")
             results["workers"] = await phase_workers(stack, cfg)
+        if on("recording"):
+            from bench.recording import phase_recording
+
+            log("phase 6: what recording costs (crossway vs crossway without recording)")
+            results["recording"] = await phase_recording(stack, cfg)
     finally:
         stack.stop()
     results["seconds"] = time.perf_counter() - t0
@@ -461,7 +469,7 @@ def main() -> None:
     ap.add_argument("--litellm", choices=("auto", "yes", "no"), default="auto",
                     help="add LiteLLM lanes (needs bench/setup --litellm; default: if set up)")
     ap.add_argument("--only", nargs="*", default=(),
-                    choices=("latency", "rps", "streams", "fresh", "workers"),
+                    choices=("latency", "rps", "streams", "fresh", "workers", "recording"),
                     help="run only these phases")
     ap.add_argument("--streams", type=int, nargs="*", help="stream concurrency levels")
     ap.add_argument("--crossway-src", help="run crossway from this src/ directory instead of "

@@ -103,6 +103,8 @@ def render(res: Mapping[str, Any], pairs: Mapping[str, tuple[str, str]]) -> str:
         out += _fresh(res["fresh"], v)
     if "workers" in res:
         out += _workers(res["workers"], v)
+    if "recording" in res:
+        out += _recording(res["recording"], v)
     out += ["## Budget verdicts", ""]
     out += table(["budget", "measured (median)", "verdict"], v.items)
     return "\n".join(out)
@@ -301,6 +303,31 @@ def _workers(wk: Mapping[str, Any], v: Verdicts) -> list[str]:
                         ok=lambda val, lim: val >= lim)
     out += table(["setup", "concurrency", "requests/s", "p99 ms", "CPU µs/req",
                   "busiest worker"], body)
+    return out
+
+
+def _recording(rec: Mapping[str, Any], v: Verdicts) -> list[str]:
+    rows: Rows = rec["rounds"]
+    c = rec["concurrency"]
+    out = ["## 6. What recording costs", "",
+           f"crossway as shipped (`fast`) against the same tree with recording taken out "
+           f"(`fast-bare`: bench/bare.py, only the access log, no usage store), both on CPU 0, "
+           f"loaded alternately: {len(rows.get('fast', ()))} rounds of {rec['seconds']:.0f} s "
+           f"each at c={c}, non-stream. The ratio is shipped ÷ bare per round pair.", ""]
+    body = []
+    for lane in ("fast", "fast-bare"):
+        body.append([lane, mmm(per_round(rows, lane, "rps"), "{:.0f}"),
+                     mmm(per_round(rows, lane, "cpu_us_per_req"), "{:.0f}"),
+                     mmm(rec["unary_p50_ms"].get(lane, []), "{:.3f}")])
+    out += table(["lane", f"requests/s, c={c}", "CPU µs/request", "p50 ms, c=1"], body)
+    cpu = [a / b for a, b in zip(per_round(rows, "fast", "cpu_us_per_req"),
+                                 per_round(rows, "fast-bare", "cpu_us_per_req"), strict=False)]
+    rps = [b / a for a, b in zip(per_round(rows, "fast", "rps"),
+                                 per_round(rows, "fast-bare", "rps"), strict=False)]
+    out += [f"CPU per request, shipped ÷ bare: {ratio_text(cpu)}; requests/s, bare ÷ "
+            f"shipped: {ratio_text(rps)}.", ""]
+    v.check(f"recording, live figures and the store: ≤ 5% more CPU per request (c={c})",
+            (med(cpu) - 1) * 100, 5.0, "{:+.1f}%")
     return out
 
 

@@ -1,0 +1,66 @@
+"""What recording costs: crossway as shipped against itself with recording taken out.
+
+The `recording` phase of bench/run starts a second crossway (`bench/bare.py`: the same code
+with only the access log as a record sink and no usage store), pinned to the same CPU as the
+shipped one, and loads the two alternately on the fast path: many short rounds of closed-loop
+non-stream requests at one concurrency, the order flipped every round, CPU time per request
+read from /proc for each process over its own round. The per-round ratio shipped ÷ bare is
+what recording, the live figures, /metrics and the SQLite store cost together; adjacent
+rounds share the machine's state, so the ratio is steadier than either figure alone. Then
+one request at a time on each, for the added p50.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from bench import harness, load, procs
+from bench.load import Lane
+
+
+def bare(port: int, upstream_base: str, cpu: int | None) -> procs.Proc:
+    argv = [procs.python(), "-m", "bench.bare", "serve", "--port", str(port)]
+    env = procs.clean_env({"OPENCODE_GO_API_KEY": "bench-key",
+                           "OPENCODE_GO_BASE_URL": upstream_base,
+                           "CROSSWAY_LOG_LEVEL": "INFO", "CROSSWAY_USAGE": "off",
+                           "XDG_DATA_HOME": tempfile.mkdtemp(prefix="crossway-bench-data-")})
+    path = [str(procs.ROOT)] + ([procs.CROSSWAY_SRC] if procs.CROSSWAY_SRC else [])
+    env["PYTHONPATH"] = ":".join(reversed(path))  # the tree under test first, then bench/
+    return procs.Proc("crossway-bare", argv, env, cpu, port)
+
+
+async def phase_recording(stack: harness.Stack, cfg: harness.Config) -> dict[str, Any]:
+    await harness.set_profile(stack, reply_chars=cfg.c1_reply_chars, chunks=cfg.c1_chunks,
+                              pace_ms=0, ttft_ms=0)
+    proc = bare(procs.free_port(), stack.upstream_base, harness.PROXY_CPU)
+    try:
+        proc.wait_listening()
+        shipped = stack.lanes["fast"]
+        lanes = {"fast": (shipped, stack.crossway),
+                 "fast-bare": (Lane("fast-bare", f"http://127.0.0.1:{proc.port}",
+                                    shipped.client, shipped.model, "crossway"), proc)}
+        c = cfg.rps_levels[0]
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in lanes}
+        for r, order in harness.rotations(list(lanes), cfg.recording_rounds):
+            for name in order:
+                lane, server = lanes[name]
+                await harness.rps_warmup(lane, c)
+                cpu0 = server.cpu_seconds()
+                t = await harness.rps_load(lane, c, cfg.rps_seconds)
+                cpu = server.cpu_seconds() - cpu0
+                rounds[name].append({"rps": t.rps, "errors": t.errors,
+                                     "cpu_us_per_req": cpu / max(t.requests, 1) * 1e6})
+            if (r + 1) % 4 == 0:
+                harness.log(f"recording round {r + 1}/{cfg.recording_rounds} done")
+        expected = load.expected_text(cfg.c1_reply_chars)
+        latency: dict[str, list[float]] = {name: [] for name in lanes}
+        for _r, order in harness.rotations(list(lanes), cfg.rounds):
+            for name in order:
+                s = await load.latency_c1(lanes[name][0], cfg.c1_unary, 0, expected)
+                latency[name].append(load.percentile(s.unary, 0.5) * 1e3)
+        return {"concurrency": c, "seconds": cfg.rps_seconds, "rounds": rounds,
+                "unary_p50_ms": latency}
+    finally:
+        proc.stop()
+
