@@ -69,8 +69,46 @@ def test_sqlite_migrates_a_version_1_database(tmp_path: Path) -> None:
     assert sums["opencode-go"][0].requests == 2  # the migrated row counts for the quota
     with sqlite3.connect(path) as conn:
         versions = [v for (v,) in conn.execute("SELECT version FROM schema_version")]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sqlite_version_3_keeps_version_2_rows_and_stores_a_lone_attempt_as_null(
+        tmp_path: Path) -> None:
+    """Version 3 rebuilds the table so attempts_json may be NULL: the rows of a version 2
+    database survive with their JSON, and a row with one clean attempt stores none."""
+    path = tmp_path / "usage.db"
+    with sqlite3.connect(path) as conn:
+        for _version, statements in sqlite_store.MIGRATIONS[:2]:
+            for stmt in statements:
+                conn.execute(stmt)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.executemany("INSERT INTO schema_version VALUES (?)", [(1,), (2,)])
+        old = make_row(request_id="req_v2000000001", fallbacks=1, attempts=2)
+        conn.execute(f"INSERT INTO usage ({', '.join(old._fields)}) VALUES "
+                     f"({', '.join('?' * len(old))})", old)
+    lone = make_row(request_id="req_v3000000001", attempts_json=None)
+
+    async def go() -> Any:
+        store = SQLiteStore(path)
+        await store.open()
+        try:
+            await store.write([lone])
+            return await store.recent(10)
+        finally:
+            await store.close()
+    rows = {r.request_id: r for r in asyncio.run(go())}
+    assert rows["req_v2000000001"] == old
+    assert rows["req_v3000000001"] == lone
+    assert rows["req_v3000000001"].attempt_list() == [{
+        "target": "opencode-go:kimi-k2.6", "dialect": "openai_chat", "fast": False,
+        "status": 200, "failure": None, "error_class": None, "duration_ms": None,
+        "ttfb_ms": None, "cost_usd": 0.01}]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT attempts_json FROM usage WHERE request_id = ?",
+                            ("req_v3000000001",)).fetchone() == (None,)
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(usage)")}
+        assert indexes == {"usage_ts"}  # one index to update per insert
 
 
 def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
@@ -93,7 +131,7 @@ def test_sqlite_created_on_first_start_in_missing_directories(tmp_path: Path) ->
         await store.close()
     asyncio.run(go())
     with sqlite3.connect(path) as conn:
-        assert [v for (v,) in conn.execute("SELECT version FROM schema_version")] == [1, 2]
+        assert [v for (v,) in conn.execute("SELECT version FROM schema_version")] == [1, 2, 3]
 
 
 def test_postgres_migrates_a_version_1_database(pg_url: str) -> None:
@@ -118,7 +156,7 @@ def test_postgres_migrates_a_version_1_database(pg_url: str) -> None:
         return rows, versions
     rows, versions = asyncio.run(go())
     _check_migrated(rows)
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
 
 
 def test_postgres_refuses_a_newer_schema(pg_url: str) -> None:

@@ -16,6 +16,7 @@ import pytest
 from crossway.config.settings import BackendSettings, KeySpec
 from crossway.dialects import registry
 from crossway.downstream import MemoryDownstream
+from crossway.errors import RateLimited
 from crossway.exchange import Exchange
 from crossway.observability import prices
 from crossway.observability.recorder import to_row
@@ -206,3 +207,29 @@ def test_fallback_keeps_one_entry_per_attempt_in_the_row() -> None:
     assert second["cost_usd"] == pytest.approx(0.0123)
     assert row.cost_usd == pytest.approx(0.0123) and not row.cost_estimated
     assert row.input_tokens == 1000 and row.output_tokens == 200
+
+
+def test_a_lone_clean_attempt_stores_no_json_and_reads_back_from_the_row() -> None:
+    """Most rows: one attempt that answered with the client's status. The row's own
+    columns describe it (no JSON built per request); anything else keeps its JSON."""
+    ex = _exchange(CHAT, _chat_body(True), _target("go-a", "glm-5.1"))
+    _run(_replying(ROLE + HELLO, STOP + DONE + COST), ex, MemoryDownstream())
+    ex.record.status = 200
+    row = to_row(ex.record, time.perf_counter())
+    assert row.attempts_json is None and row.attempts == 1
+    assert row.attempt_list() == [{
+        "target": "go-a:glm-5.1", "dialect": "openai_chat", "fast": True, "status": 200,
+        "failure": None, "error_class": None, "duration_ms": None, "ttfb_ms": None,
+        "cost_usd": pytest.approx(0.0123)}]
+
+    failed = _exchange(CHAT, _chat_body(False), _target("go-a", "glm-5.1"))
+    with pytest.raises(RateLimited):  # the edge renders it for the client
+        _run(MemoryTransport(lambda r: Reply(429, JSON, [
+            b'{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}'])),
+            failed, MemoryDownstream())
+    failed.record.status = 429
+    row = to_row(failed.record, time.perf_counter())
+    assert row.attempts_json is not None
+    (only,) = row.attempt_list()
+    assert only["failure"] is not None and only["status"] == 429
+    assert only["duration_ms"] is not None and only["duration_ms"] >= 0

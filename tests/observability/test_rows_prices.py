@@ -10,7 +10,6 @@ from crossway.observability.rows import (
     COLUMNS,
     client_family,
     row_from_values,
-    row_values,
 )
 from tests.observability.rowkit import make_row
 
@@ -46,7 +45,7 @@ def test_client_family(agent: str, family: str) -> None:
 
 def test_row_values_round_trip() -> None:
     row = make_row(fast_path=True, cost_estimated=True, key_id="team-a")
-    values = row_values(row)
+    values = tuple(row)
     assert len(values) == len(COLUMNS)
     # SQLite hands booleans back as integers.
     as_sqlite = tuple(int(v) if isinstance(v, bool) else v for v in values)

@@ -65,14 +65,19 @@ def _sample() -> list[UsageRow]:
     return rows + zen
 
 
-def test_rows_round_trip_and_duplicates_are_skipped(use_store: Use[Any]) -> None:
+def test_rows_round_trip_and_a_repeated_request_id_loses_nothing(use_store: Use[Any]) -> None:
+    """Request ids are unique within a run, not across runs and replicas (a random prefix
+    and a counter): a row whose id an earlier run used is kept, not dropped."""
     rows = _sample()
+    again = make_row(request_id=rows[0].request_id, ts=T0 + 30, conversation="ses_later")
 
     async def go(store: UsageStore) -> list[UsageRow]:
         await store.write(rows)
-        await store.write(rows[:4])  # a batch written twice keeps one copy
+        await store.write([again])
         return await store.recent(100)
     back = use_store(go)
+    assert back[0] == again
+    back = back[1:]
     assert sorted(back, key=lambda r: r.request_id) == sorted(rows, key=lambda r: r.request_id)
     assert back[0].ts == max(r.ts for r in rows)  # newest first
     assert back[-1].attempt_list()[0]["target"] == "opencode-go:kimi-k2.6"

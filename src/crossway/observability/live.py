@@ -183,7 +183,10 @@ class LiveStats:
     def uptime(self) -> float:
         return self._clock() - self.started
 
-    def add(self, row: UsageRow, attempt_results: Iterable[tuple[str, str, str]]) -> None:
+    def add(self, row: UsageRow,
+            attempt_results: Iterable[tuple[str, str, str]] | None = None) -> None:
+        """`attempt_results`: (instance, model, "ok" or the failure kind) per attempt; None
+        when the row's target was its one clean attempt (the common case: nothing to list)."""
         model = row.upstream_model or row.model_requested or NONE_LABEL
         if model not in self._models:
             if len(self._models) >= MAX_GROUPS:
@@ -195,8 +198,14 @@ class LiveStats:
         if agg is None:
             agg = self.groups[key] = Agg()
         agg.add(row)
-        for result in attempt_results:
-            self.attempts[result] = self.attempts.get(result, 0) + 1
+        attempts = self.attempts
+        if attempt_results is None:
+            if row.instance is not None:
+                only = (row.instance, row.upstream_model or NONE_LABEL, "ok")
+                attempts[only] = attempts.get(only, 0) + 1
+        else:
+            for result in attempt_results:
+                attempts[result] = attempts.get(result, 0) + 1
         if row.fallbacks:
             self.fallbacks[row.outcome] = self.fallbacks.get(row.outcome, 0) + 1
         self.recent.append(row)

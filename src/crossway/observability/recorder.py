@@ -54,6 +54,18 @@ PriceLookup = Callable[[str, str], prices.Price | None]
 def record_cost(record: RequestRecord,
                 price_of: PriceLookup = prices.price_of) -> tuple[float | None, bool]:
     """(cost in USD, estimated?) for the request; see the module docstring."""
+    attempts = record.attempts
+    if len(attempts) == 1:  # nearly every request: no list, no sum
+        a = attempts[0]
+        if a.cost is not None:
+            return a.cost, False
+        u = a.usage
+        price = price_of(a.target.provider.settings.type, a.target.model.id) \
+            if u is not None else None
+        if u is None or price is None:
+            return None, False
+        return price.cost(u.input_tokens, u.output_tokens, u.cache_read_tokens,
+                          u.cache_creation_tokens), True
     reported = record.cost
     if reported is not None:
         return reported, False
@@ -72,45 +84,50 @@ def record_cost(record: RequestRecord,
 def to_row(record: RequestRecord, now: float, *, family: str | None = None,
            price_of: PriceLookup = prices.price_of) -> UsageRow:
     """The record as the store keeps it. `now` (perf_counter) ends a record never closed;
-    `family` and `price_of` let a caller pass what it has cached."""
-    t = record.timings(now)
-    last = record.last
+    `family` and `price_of` let a caller pass what it has cached. Built positionally in
+    UsageRow's field order: this runs once per request."""
+    attempts = record.attempts
+    n = len(attempts)
     usage = total_usage(record)
     cost, estimated = record_cost(record, price_of)
-    target = last.target if last is not None else None
-    provider = target.provider if target is not None else None
+    ended = record.ended or now
+    fb = record.first_byte
+    if family is None:
+        family = client_family(record.user_agent or "")
+    if n:
+        last = attempts[-1]
+        target = last.target
+        instance = target.instance
+        provider = instance.provider
+        model_id = target.model.id
+        where: _Where = (
+            f"{instance.name}:{model_id}", instance.name, provider.name,
+            provider.settings.type, model_id, target.dialect)
+        fast = last.fast
+        # A lone attempt that served the client as it answered needs no JSON of its own.
+        plain = n == 1 and last.failure is None and last.status == record.status
+    else:
+        where, fast, plain = _NOWHERE, False, True
     return UsageRow(
-        request_id=record.request_id,
-        ts=record.wall_started,
-        client_dialect=record.client_dialect,
-        client_family=family if family is not None else client_family(record.user_agent or ""),
-        conversation=record.session_id,
-        model_requested=record.model,
-        target=target.label if target is not None else None,
-        instance=target.instance.name if target is not None else None,
-        backend=provider.name if provider is not None else None,
-        backend_type=provider.settings.type if provider is not None else None,
-        upstream_model=target.model.id if target is not None else None,
-        upstream_dialect=target.dialect if target is not None else None,
-        fast_path=record.fast_path,
-        stream=record.stream,
-        status=record.status,
-        outcome=record.outcome,
-        attempts=len(record.attempts),
-        fallbacks=max(len(record.attempts) - 1, 0),
-        duration_ms=t["total"] or 0.0,
-        ttfb_ms=t["ttfb"],
-        input_tokens=usage.input_tokens if usage else 0,
-        output_tokens=usage.output_tokens if usage else 0,
-        cache_read_tokens=usage.cache_read_tokens if usage else 0,
-        cache_write_tokens=usage.cache_creation_tokens if usage else 0,
-        reasoning_tokens=(usage.reasoning_tokens or 0) if usage else 0,
-        cost_usd=cost,
-        cost_estimated=estimated,
-        key_id=record.key_id,
-        error=record.error,
-        attempts_json=attempts_json([attempt_dict(a) for a in record.attempts]),
-    )
+        record.request_id, record.wall_started, record.client_dialect, family,
+        record.session_id, record.model, *where, fast, record.stream, record.status,
+        record.outcome, n, n - 1 if n > 1 else 0,
+        (ended - record.started) * 1000.0,
+        (fb - record.started) * 1000.0 if fb is not None else None,
+        *(_tokens(usage) if usage is not None else _NO_TOKENS),
+        cost, estimated, record.key_id, record.error,
+        None if plain else attempts_json([attempt_dict(a) for a in attempts]))
+
+
+# target, instance, backend, backend_type, upstream_model, upstream_dialect
+_Where = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
+_NOWHERE: _Where = (None, None, None, None, None, None)
+_NO_TOKENS: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+
+
+def _tokens(u: ir.Usage) -> tuple[int, int, int, int, int]:
+    return (u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
+            u.reasoning_tokens or 0)
 
 
 def report_go_limits(record: RequestRecord, meter: QuotaMeter) -> None:
@@ -171,9 +188,9 @@ class Recorder:
         for record in pending:
             try:
                 row = to_row(record, now, family=family(record.user_agent), price_of=price)
-                live.add(row, [(a.target.instance.name, a.target.model.id,
-                                a.failure.value if a.failure else "ok")
-                               for a in record.attempts])
+                live.add(row, None if row.attempts_json is None else [
+                    (a.target.instance.name, a.target.model.id,
+                     a.failure.value if a.failure else "ok") for a in record.attempts])
                 if writer is not None:
                     writer.put(row)
                 if row.outcome != "ok" or row.fallbacks:

@@ -8,11 +8,8 @@ inbound client key, `instance` names the upstream credential (`opencode-go.2`), 
 
 from __future__ import annotations
 
-import dataclasses
-import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -23,10 +20,9 @@ OK_OUTCOMES = frozenset({"ok", "client_closed"})
 CLIENT_FAMILIES = ("claude-code", "opencode", "codex", "sdk-openai", "sdk-anthropic", "other")
 
 
-# Not frozen: a frozen dataclass sets each of its 30 fields through object.__setattr__, which
-# made building one row ~3 us slower, once per request. Treat rows as read-only all the same.
-@dataclass(slots=True)
-class UsageRow:
+# A named tuple: built once per request, positionally (a slotted dataclass's 30 keyword
+# arguments cost ~2 us more), and already the tuple a parameterised INSERT binds. Read-only.
+class UsageRow(NamedTuple):
     request_id: str
     ts: float  # unix seconds when the request started
     client_dialect: str
@@ -59,21 +55,36 @@ class UsageRow:
     cost_estimated: bool  # True when cost_usd came from crossway's price table
     key_id: str | None
     error: str | None
-    attempts_json: str  # JSON list of {target, dialect, fast, status, failure, duration_ms}
+    # JSON list of {target, dialect, fast, status, failure, error_class, duration_ms,
+    # ttfb_ms, cost_usd}, one per attempt. None for the common case of one attempt that
+    # succeeded with the status the client got: the row's own columns describe it (see
+    # attempt_list), and most rows then carry no JSON at all.
+    attempts_json: str | None
 
     @property
     def is_error(self) -> bool:
         return self.outcome not in OK_OUTCOMES
 
     def attempt_list(self) -> list[dict[str, Any]]:
+        if self.attempts_json is None:
+            return [self._only_attempt()] if self.target is not None else []
         value = orjson.loads(self.attempts_json)
         if not isinstance(value, list):
             raise ValueError(f"attempts_json of {self.request_id} is not a JSON list")
         return value
 
+    def _only_attempt(self) -> dict[str, Any]:
+        # The upstream's own timings were not kept for a lone clean attempt: the request's
+        # duration and TTFB (a fraction of a millisecond more) stand for them.
+        return {"target": self.target, "dialect": self.upstream_dialect,
+                "fast": self.fast_path, "status": self.status, "failure": None,
+                "error_class": None, "duration_ms": None, "ttfb_ms": None,
+                "cost_usd": None if self.cost_estimated else self.cost_usd}
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(UsageRow))
+
+COLUMNS: tuple[str, ...] = UsageRow._fields
 BOOL_COLUMNS = frozenset({"fast_path", "stream", "cost_estimated"})
+_BOOL_INDEXES = tuple(COLUMNS.index(name) for name in sorted(BOOL_COLUMNS))
 
 
 def attempts_json(attempts: Sequence[Mapping[str, Any]]) -> str:
@@ -81,22 +92,15 @@ def attempts_json(attempts: Sequence[Mapping[str, Any]]) -> str:
     return orjson.dumps(list(attempts)).decode()
 
 
-# One C call for all 30 columns (a getattr per column cost ~2 us more per row).
-_COLUMN_VALUES = operator.attrgetter(*COLUMNS)
-
-
-def row_values(row: UsageRow) -> tuple[Any, ...]:
-    """The row as a tuple in COLUMNS order, for parameterised INSERTs."""
-    values: tuple[Any, ...] = _COLUMN_VALUES(row)
-    return values
-
-
 def row_from_values(values: Sequence[Any]) -> UsageRow:
-    """Inverse of row_values; SQLite hands booleans back as 0/1."""
-    kw = dict(zip(COLUMNS, values, strict=True))
-    for name in BOOL_COLUMNS:
-        kw[name] = bool(kw[name])
-    return UsageRow(**kw)
+    """A row from the values a SELECT of COLUMNS returns (SQLite hands booleans back as
+    0/1). A row is itself the tuple an INSERT of COLUMNS binds."""
+    if len(values) != len(COLUMNS):
+        raise ValueError(f"a usage row has {len(COLUMNS)} columns, not {len(values)}")
+    out = list(values)
+    for i in _BOOL_INDEXES:
+        out[i] = bool(out[i])
+    return UsageRow._make(out)
 
 
 def client_family(user_agent: str) -> str:

@@ -316,7 +316,7 @@
       el("td", { class: "num", text: compact(r.input_tokens + r.cache_read_tokens) + " / " + compact(r.output_tokens) }),
       el("td", { class: "num", text: usd(r.cost_usd) + (r.cost_estimated ? "*" : "") }),
       el("td", { class: "attempts" }, ...r.attempts.map((a, i) => el("div", { class: a.failure ? "fail" : "" },
-        (i + 1) + ". " + a.target + " " + (a.fast ? "fast" : "translated") + " · " + (a.failure ? a.failure + (a.status ? " " + a.status : "") : (a.status || "")) + " · " + ms(a.duration_ms))))));
+        (i + 1) + ". " + a.target + " " + (a.fast ? "fast" : "translated") + " · " + (a.failure ? a.failure + (a.status ? " " + a.status : "") : (a.status || "")) + (a.duration_ms == null ? "" : " · " + ms(a.duration_ms)))))));
     const head = ["time", "model", "client", "status", "total", "TTFB", "tokens in/out", "cost", "attempts"];
     fill("requests", el("table", {}, el("thead", {}, el("tr", {}, ...head.map((t, i) => el("th", { class: i >= 4 && i <= 7 ? "num" : "", text: t })))), el("tbody", {}, ...rows)),
       el("div", { class: "legend", text: "* cost estimated from crossway's price table (the upstream sent none)" }));

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from crossway.observability.rows import UsageRow, row_from_values, row_values
+from crossway.observability.rows import UsageRow, row_from_values
 from crossway.observability.store import sql
 from crossway.observability.store.base import (
     CostSum,
@@ -64,6 +64,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "WHERE backend IN ('opencode-go', 'opencode-zen')",
         "UPDATE usage SET fallbacks = GREATEST(attempts - 1, 0)",
         "CREATE INDEX usage_backend_type_ts ON usage (backend_type, ts)",
+    )),
+    (3, (
+        # Version 3, as in SQLite: attempts_json NULL for a lone clean attempt (the row
+        # describes it), and no primary key on request_id (it served no query, and a row
+        # whose id repeated one from an earlier run was dropped without a word).
+        "ALTER TABLE usage ALTER COLUMN attempts_json DROP NOT NULL",
+        "ALTER TABLE usage ALTER COLUMN attempts_json DROP DEFAULT",
+        "ALTER TABLE usage DROP CONSTRAINT IF EXISTS usage_pkey",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -134,10 +142,10 @@ class PostgresStore(UsageStore):
         if not rows:
             return
         pool = self._require_pool()
-        stmt = sql.insert_sql(_ph, "ON CONFLICT (request_id) DO NOTHING")
+        stmt = sql.insert_sql(_ph)
         try:
             async with pool.acquire() as conn, conn.transaction():
-                await conn.executemany(stmt, [row_values(r) for r in rows])
+                await conn.executemany(stmt, rows)  # rows are tuples in COLUMNS order
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             raise StoreError(f"usage database {redact(self.url)}: {_describe(exc)}") from exc
 

@@ -61,10 +61,10 @@ def window_clause(ph: Placeholder, since: float, until: float | None,
     return f"ts >= {ph(first)} AND ts < {ph(first + 1)}", [since, until]
 
 
-def insert_sql(ph: Placeholder, conflict_skip: str) -> str:
+def insert_sql(ph: Placeholder) -> str:
     cols = ", ".join(COLUMNS)
     marks = ", ".join(ph(i + 1) for i in range(len(COLUMNS)))
-    return f"INSERT INTO usage ({cols}) VALUES ({marks}) {conflict_skip}"
+    return f"INSERT INTO usage ({cols}) VALUES ({marks})"
 
 
 def select_rows_sql() -> str:

@@ -11,10 +11,11 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crossway.observability.rows import COLUMNS, UsageRow, row_from_values, row_values
+from crossway.observability.rows import COLUMNS, UsageRow, row_from_values
 from crossway.observability.store import sql
 from crossway.observability.store.base import (
     CostSum,
@@ -25,6 +26,42 @@ from crossway.observability.store.base import (
 )
 
 T = TypeVar("T")
+
+# Version 3's table: version 2's columns in version 2's order (1's, then those it added),
+# without the primary key on request_id (see the migration).
+_V3_TABLE = """CREATE TABLE usage_v3 (
+    request_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    client_dialect TEXT NOT NULL,
+    model_requested TEXT,
+    target TEXT,
+    instance TEXT,
+    backend TEXT,
+    upstream_model TEXT,
+    upstream_dialect TEXT,
+    fast_path INTEGER NOT NULL,
+    stream INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    ttfb_ms REAL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cost_usd REAL,
+    error TEXT,
+    client_family TEXT NOT NULL DEFAULT 'other',
+    conversation TEXT,
+    backend_type TEXT,
+    fallbacks INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_estimated INTEGER NOT NULL DEFAULT 0,
+    key_id TEXT,
+    attempts_json TEXT
+)"""
+_V2_COLUMNS = ", ".join(line.split()[0] for line in _V3_TABLE.splitlines()[1:-1])
 
 # Each entry migrates the schema from version N-1 to N. Version 1 is the first released
 # layout; a fresh database runs them all, an older one only those it lacks.
@@ -72,6 +109,20 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "WHERE backend IN ('opencode-go', 'opencode-zen')",
         "UPDATE usage SET fallbacks = MAX(attempts - 1, 0)",
         "CREATE INDEX usage_backend_type_ts ON usage (backend_type, ts)",
+    )),
+    (3, (
+        # Version 3, to make each insert cheaper (it runs once per request, on the gateway's
+        # core): attempts_json may be NULL (a lone clean attempt is the row itself, so most
+        # rows store no JSON), and the table keeps one index, on ts, instead of three. The
+        # primary key on request_id served no query, and made a row whose id repeated one
+        # from an earlier run be dropped without a word. The (backend_type, ts) index helped
+        # the Go quota query only where most traffic is not Go; the ts index serves it too.
+        # SQLite changes neither a NOT NULL nor a primary key in place: the table is rebuilt.
+        _V3_TABLE,
+        f"INSERT INTO usage_v3 ({_V2_COLUMNS}) SELECT {_V2_COLUMNS} FROM usage",
+        "DROP TABLE usage",
+        "ALTER TABLE usage_v3 RENAME TO usage",
+        "CREATE INDEX usage_ts ON usage (ts)",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -170,8 +221,7 @@ class SQLiteStore(UsageStore):
         if stmt is None:
             one = "(" + ", ".join("?" * len(COLUMNS)) + ")"
             stmt = self._inserts[n] = (
-                f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES {', '.join([one] * n)} "
-                "ON CONFLICT (request_id) DO NOTHING")
+                f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES {', '.join([one] * n)}")
         return stmt
 
     async def write(self, rows: Sequence[UsageRow]) -> None:
@@ -182,7 +232,7 @@ class SQLiteStore(UsageStore):
         # event loop's thread wait for it once per row too (measured: a store that cost the
         # fast path ~15% of its CPU per request cost ~3% this way; docs/benchmarks.md).
         per = self._rows_per_insert
-        work = [(self._insert_sql(len(b)), [v for r in b for v in row_values(r)])
+        work = [(self._insert_sql(len(b)), list(chain.from_iterable(b)))
                 for b in (rows[i:i + per] for i in range(0, len(rows), per))]
 
         def insert(conn: sqlite3.Connection) -> None:
