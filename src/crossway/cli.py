@@ -209,6 +209,7 @@ def _serve(settings: Settings, reuse_port: bool = False) -> None:
 def _run(settings: Settings, reuse_port: bool) -> None:
     from aiohttp import web
 
+    from crossway.server import gctune
     from crossway.server.app import create_app
 
     try:
@@ -226,7 +227,9 @@ def _run(settings: Settings, reuse_port: bool) -> None:
                     "until then completion requests answer 503")
     if settings.api_keys:
         log.info("inbound auth on: %d key(s) accepted", len(settings.api_keys))
-    web.run_app(create_app(settings), host=settings.host, port=settings.port,
+    app = create_app(settings)
+    app.on_startup.append(gctune.on_started)  # after the gateway's own start-up hook
+    web.run_app(app, host=settings.host, port=settings.port,
                 reuse_port=reuse_port or None, access_log=None,
                 # aiohttp's default backlog (128) overflows when clients open many
                 # connections at once (docs/benchmarks.md, proposal P4).

@@ -15,7 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -196,6 +201,10 @@ def render(rt: ObservabilityRuntime, quota: list[KeyQuota], now: float) -> bytes
     """The whole exposition, for one scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Scrape(rt, quota, rt.health(), now))
+    # prometheus-client's standard process_* (CPU, memory, file descriptors) and python_gc_*
+    # families, which every Prometheus user's dashboards already know.
+    ProcessCollector(registry=registry)
+    GCCollector(registry=registry)
     return generate_latest(registry)
 
 
