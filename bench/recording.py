@@ -2,16 +2,17 @@
 
 The `recording` phase of bench/run starts a second crossway (`bench/bare.py`: the same code
 with only the access log as a record sink and no usage store), pinned to the same CPU as the
-shipped one, and loads the two alternately on the fast path: many short rounds of closed-loop
-non-stream requests at one concurrency, the order flipped every round, CPU time per request
-read from /proc for each process over its own round. The per-round ratio shipped ÷ bare is
-what recording, the live figures, /metrics and the SQLite store cost together; adjacent
-rounds share the machine's state, so the ratio is steadier than either figure alone. Then
-one request at a time on each, for the added p50.
+shipped one, and loads the two at the same time on the fast path: rounds of closed-loop
+non-stream requests, one wrk per process at the same concurrency, CPU time per request read
+from /proc for each process over the same seconds. The per-round ratio shipped ÷ bare is
+what recording, the live figures, /metrics and the SQLite store cost together; measured side
+by side, it does not move with the machine's speed as separate runs do. Then one request at
+a time on each, alternately, for the added p50.
 """
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from typing import Any
 
@@ -42,13 +43,16 @@ async def phase_recording(stack: harness.Stack, cfg: harness.Config) -> dict[str
                                     shipped.client, shipped.model, "crossway"), proc)}
         c = cfg.rps_levels[0]
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name in lanes}
-        for r, order in harness.rotations(list(lanes), cfg.recording_rounds):
-            for name in order:
-                lane, server = lanes[name]
-                await harness.rps_warmup(lane, c)
-                cpu0 = server.cpu_seconds()
-                t = await harness.rps_load(lane, c, cfg.rps_seconds)
-                cpu = server.cpu_seconds() - cpu0
+        for r in range(cfg.recording_rounds):
+            # Both at once: each gets half of CPU 0 from the scheduler, and both see the
+            # same machine in the same seconds (this VM's speed drifts by tens of percent
+            # within minutes, which one-after-the-other rounds cannot cancel out).
+            await asyncio.gather(*(harness.rps_warmup(lane, c) for lane, _ in lanes.values()))
+            cpu0 = {name: server.cpu_seconds() for name, (_, server) in lanes.items()}
+            runs = await asyncio.gather(*(harness.rps_load(lane, c, cfg.rps_seconds)
+                                          for lane, _ in lanes.values()))
+            for (name, (_, server)), t in zip(lanes.items(), runs, strict=True):
+                cpu = server.cpu_seconds() - cpu0[name]
                 rounds[name].append({"rps": t.rps, "errors": t.errors,
                                      "cpu_us_per_req": cpu / max(t.requests, 1) * 1e6})
             if (r + 1) % 4 == 0:

@@ -311,9 +311,10 @@ def _recording(rec: Mapping[str, Any], v: Verdicts) -> list[str]:
     c = rec["concurrency"]
     out = ["## 6. What recording costs", "",
            f"crossway as shipped (`fast`) against the same tree with recording taken out "
-           f"(`fast-bare`: bench/bare.py, only the access log, no usage store), both on CPU 0, "
-           f"loaded alternately: {len(rows.get('fast', ()))} rounds of {rec['seconds']:.0f} s "
-           f"each at c={c}, non-stream. The ratio is shipped ÷ bare per round pair.", ""]
+           f"(`fast-bare`: bench/bare.py, only the access log, no usage store), both on CPU 0 "
+           f"and loaded at the same time (sharing it): {len(rows.get('fast', ()))} rounds of "
+           f"{rec['seconds']:.0f} s at c={c} each, non-stream. The ratio is shipped ÷ bare per "
+           f"round; p50 at c=1 is measured one lane after the other.", ""]
     body = []
     for lane in ("fast", "fast-bare"):
         body.append([lane, mmm(per_round(rows, lane, "rps"), "{:.0f}"),
