@@ -5,6 +5,7 @@ writer thread."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import io
 import logging
 import queue
@@ -130,3 +131,64 @@ def test_cache_shares_one_running_query_between_readers() -> None:
         results = await asyncio.gather(*(cache.get("w", 30.0, slow) for _ in range(5)))
         return list(results)
     assert asyncio.run(go()) == ["answer"] * 5 and len(calls) == 1
+
+
+def test_batched_figures_equal_a_row_by_row_count() -> None:
+    """LiveStats folds rows in a column at a time; every figure must equal what adding the
+    rows one by one, by hand, gives (groups, errors, tokens, costs, unpriced, Prometheus
+    buckets, attempts, fallbacks, the per-minute series across a minute's end)."""
+    from crossway.observability.live import LATENCY_BUCKETS, LiveStats
+    rows = []
+    for i in range(60):
+        failed = i % 7 == 0
+        rows.append(make_row(
+            ts=T0 + 50 + i,  # a minute ends at i = 50: inside the second batch
+            upstream_model=None if i % 11 == 0 else ("glm-5.1" if i % 2 else "kimi-k2.6"),
+            model_requested="asked", instance=None if i % 13 == 0 else "opencode-go",
+            status=502 if failed else 200, outcome="error" if failed else "ok",
+            duration_ms=float(1 + i * 37 % 900), ttfb_ms=None if i % 5 == 0 else float(i),
+            input_tokens=i, output_tokens=2 * i, cache_read_tokens=i % 3,
+            cache_write_tokens=i % 4, reasoning_tokens=i % 2,
+            cost_usd=None if i % 6 == 0 else i / 1000, cost_estimated=i % 4 == 0,
+            attempts=2 if i % 9 == 0 else 1, fallbacks=1 if i % 9 == 0 else 0,
+            attempts_json="[]" if i % 9 == 0 else None))
+    live = LiveStats(clock=lambda: T0 + 200)
+    listed = [("opencode-go", "glm-5.1", "upstream_status")] * 3
+    live.add_rows(rows[:25], listed)
+    live.add_rows(rows[25:], [])
+    total = live.snapshot()["totals"]
+    assert total["requests"] == 60
+    assert total["errors"] == sum(1 for r in rows if r.outcome == "error")
+    assert total["fallbacks"] == sum(r.fallbacks for r in rows)
+    assert total["input_tokens"] == sum(r.input_tokens for r in rows)
+    assert total["reasoning_tokens"] == sum(r.reasoning_tokens for r in rows)
+    assert total["cost_usd"] == pytest.approx(sum(r.cost_usd or 0 for r in rows))
+    assert total["estimated_cost_usd"] == pytest.approx(
+        sum(r.cost_usd or 0 for r in rows if r.cost_estimated))
+    assert total["unpriced"] == sum(1 for r in rows if r.cost_usd is None
+                                    and (r.input_tokens or r.output_tokens))
+    by_model = {m["key"]: m["requests"] for m in live.snapshot()["by_model"]}
+    assert by_model == {"glm-5.1": sum(1 for r in rows if r.upstream_model == "glm-5.1"),
+                        "kimi-k2.6": sum(1 for r in rows if r.upstream_model == "kimi-k2.6"),
+                        "asked": sum(1 for r in rows if r.upstream_model is None)}
+    merged = live.merged(None)["total"]
+    expect_buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+    for r in rows:
+        expect_buckets[bisect.bisect_left(LATENCY_BUCKETS, r.duration_ms / 1000)] += 1
+    assert merged.latency_buckets == expect_buckets
+    assert merged.ttfb.count == sum(1 for r in rows if r.ttfb_ms is not None)
+    assert merged.latency_sum == pytest.approx(sum(r.duration_ms for r in rows) / 1000)
+    plain_ok = sum(1 for r in rows if r.attempts_json is None and r.instance is not None)
+    assert sum(n for k, n in live.attempts.items() if k[2] == "ok") == plain_ok
+    assert live.attempts[("opencode-go", "glm-5.1", "upstream_status")] == 3
+    assert live.fallbacks == {o: sum(1 for r in rows if r.fallbacks and r.outcome == o)
+                              for o in {r.outcome for r in rows if r.fallbacks}}
+    per_minute = {p["ts"] // 60: p for p in live.minutes(10) if p["requests"]}
+    for minute, p in per_minute.items():
+        mine = [r for r in rows if int(r.ts // 60) == minute]
+        assert p["requests"] == len(mine)
+        assert p["errors"] == sum(1 for r in mine if r.outcome == "error")
+        assert p["tokens"] == sum(r.input_tokens + r.output_tokens + r.cache_read_tokens
+                                  + r.cache_write_tokens for r in mine)
+    assert sum(p["requests"] for p in per_minute.values()) == 60
+    assert len(live.recent) == 60

@@ -1,10 +1,11 @@
 """Since-start figures, kept in memory: what /admin/stats shows for "since start", what
 /metrics exports, the dashboard's per-minute series and its list of the last requests.
 
-Each finished request updates exactly one aggregate, keyed by (model, instance, status,
-outcome): one dict lookup and a few additions on the request path. Views per model, per
-instance, per status and the totals are merged from those when someone asks (a scrape, the
-dashboard), which is rare next to requests.
+Each finished request counts in exactly one aggregate, keyed by (model, instance, status,
+outcome), folded in with the other rows of its batch (the recorder's, every 250 ms or when
+someone reads the figures), not on the request path. Views per model, per instance, per
+status and the totals are merged from those when someone asks (a scrape, the dashboard),
+which is rare next to requests.
 
 Percentiles since start come from log-spaced buckets 2% wide (memory stays bounded however
 long crossway runs), so they are within ~1% of the exact figure; the store's windows (5 min,
@@ -16,9 +17,12 @@ from __future__ import annotations
 import bisect
 import collections
 import math
+import operator
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import compress, repeat
 from typing import Any
 
 from crossway.observability.records import RequestRecord
@@ -35,6 +39,19 @@ RECENT = 100
 NONE_LABEL = "none"
 
 GroupKey = tuple[str, str, int, str]  # model, instance, status, outcome
+AttemptResult = tuple[str, str, str]  # instance, model, "ok" or the failure kind
+
+# Figures are folded in per batch of rows (Recorder.flush, every 250 ms), a column at a time:
+# sum(map(getter, rows)) loops in C, where a Python statement per field per row cost several
+# microseconds a request (docs/benchmarks.md).
+_FIELD = {name: operator.itemgetter(i) for i, name in enumerate(UsageRow._fields)}
+_GROUP_OF = operator.itemgetter(*(UsageRow._fields.index(f) for f in (
+    "upstream_model", "model_requested", "instance", "status", "outcome")))
+_ONLY_ATTEMPT = operator.itemgetter(*(UsageRow._fields.index(f) for f in (
+    "instance", "upstream_model", "attempts_json")))
+_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+_not_none = partial(operator.is_not, None)
+_MIN_MS = 0.001
 
 
 class LogHistogram:
@@ -47,9 +64,17 @@ class LogHistogram:
         self.count = 0
 
     def add(self, ms: float) -> None:
-        i = math.floor(math.log(ms) / _GROWTH) if ms > 0.001 else -350
-        self.buckets[i] = self.buckets.get(i, 0) + 1
-        self.count += 1
+        self.add_many((ms,))
+
+    def add_many(self, values: Sequence[float]) -> None:
+        if not values:
+            return
+        buckets = self.buckets
+        found = collections.Counter(map(math.floor, map(operator.truediv, map(
+            math.log, map(max, values, repeat(_MIN_MS))), repeat(_GROWTH))))
+        for i, n in found.items():
+            buckets[i] = buckets.get(i, 0) + n
+        self.count += len(values)
 
     def merge(self, other: LogHistogram) -> None:
         for i, n in other.buckets.items():
@@ -98,31 +123,31 @@ class Agg:
     latency_sum: float = 0.0
     ttfb_sum: float = 0.0
 
-    def add(self, row: UsageRow) -> None:
-        self.requests += 1
-        if row.outcome not in OK_OUTCOMES:
-            self.errors += 1
-        self.fallbacks += row.fallbacks
-        self.input_tokens += row.input_tokens
-        self.output_tokens += row.output_tokens
-        self.cache_read_tokens += row.cache_read_tokens
-        self.cache_write_tokens += row.cache_write_tokens
-        self.reasoning_tokens += row.reasoning_tokens
-        cost = row.cost_usd
-        if cost is not None:
-            self.cost_usd += cost
-            if row.cost_estimated:
-                self.estimated_cost_usd += cost
-        elif row.input_tokens or row.output_tokens:
-            self.unpriced += 1
-        ms = row.duration_ms
-        self.latency.add(ms)
-        self.latency_buckets[bisect.bisect_left(LATENCY_BUCKETS, ms / 1000.0)] += 1
-        self.latency_sum += ms / 1000.0
-        if row.ttfb_ms is not None:
-            self.ttfb.add(row.ttfb_ms)
-            self.ttfb_buckets[bisect.bisect_left(LATENCY_BUCKETS, row.ttfb_ms / 1000.0)] += 1
-            self.ttfb_sum += row.ttfb_ms / 1000.0
+    def add_rows(self, rows: Sequence[UsageRow], errors: bool) -> None:
+        """Rows of this aggregate's group; `errors` when their outcome is a failure."""
+        n = len(rows)
+        self.requests += n
+        if errors:
+            self.errors += n
+        self.fallbacks += sum(map(_FIELD["fallbacks"], rows))
+        self.input_tokens += sum(map(_FIELD["input_tokens"], rows))
+        self.output_tokens += sum(map(_FIELD["output_tokens"], rows))
+        self.cache_read_tokens += sum(map(_FIELD["cache_read_tokens"], rows))
+        self.cache_write_tokens += sum(map(_FIELD["cache_write_tokens"], rows))
+        self.reasoning_tokens += sum(map(_FIELD["reasoning_tokens"], rows))
+        costs = list(map(_FIELD["cost_usd"], rows))
+        unknown = costs.count(None)
+        if unknown < n:
+            self.cost_usd += sum(filter(None, costs))
+            self.estimated_cost_usd += sum(filter(None, compress(
+                costs, map(_FIELD["cost_estimated"], rows))))
+        if unknown:
+            self.unpriced += sum(1 for r in rows if r.cost_usd is None
+                                 and (r.input_tokens or r.output_tokens))
+        self.latency_sum += _timed(list(map(_FIELD["duration_ms"], rows)), self.latency,
+                                   self.latency_buckets)
+        self.ttfb_sum += _timed(list(filter(_not_none, map(_FIELD["ttfb_ms"], rows))),
+                                self.ttfb, self.ttfb_buckets)
 
     def merge(self, o: Agg) -> None:
         for name in ("requests", "errors", "fallbacks", "input_tokens", "output_tokens",
@@ -159,6 +184,18 @@ def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 2)
 
 
+def _timed(ms: list[float], hist: LogHistogram, buckets: list[int]) -> float:
+    """Milliseconds into the log histogram and the Prometheus buckets; their sum in seconds."""
+    if not ms:
+        return 0.0
+    hist.add_many(ms)
+    seconds = list(map(operator.truediv, ms, repeat(1000.0)))
+    for i, n in collections.Counter(map(bisect.bisect_left, repeat(LATENCY_BUCKETS),
+                                        seconds)).items():
+        buckets[i] += n
+    return float(sum(seconds))
+
+
 class LiveStats:
     """Everything since start, for /admin/stats, /metrics and the dashboard."""
 
@@ -183,42 +220,83 @@ class LiveStats:
     def uptime(self) -> float:
         return self._clock() - self.started
 
-    def add(self, row: UsageRow,
-            attempt_results: Iterable[tuple[str, str, str]] | None = None) -> None:
-        """`attempt_results`: (instance, model, "ok" or the failure kind) per attempt; None
-        when the row's target was its one clean attempt (the common case: nothing to list)."""
-        model = row.upstream_model or row.model_requested or NONE_LABEL
-        if model not in self._models:
-            if len(self._models) >= MAX_GROUPS:
-                model = "(other)"
+    def add_rows(self, rows: Sequence[UsageRow], attempt_results: Iterable[AttemptResult],
+                 ) -> None:
+        """A batch of finished requests. `attempt_results`: (instance, model, "ok" or the
+        failure kind) for every attempt of the rows that keep their attempts as JSON; a row
+        without (one clean attempt: attempts_json None) counts its own target as "ok"."""
+        if not rows:
+            return
+        by_group: dict[tuple[Any, ...], list[UsageRow]] = {}
+        for key, row in zip(map(_GROUP_OF, rows), rows, strict=True):
+            same = by_group.get(key)
+            if same is None:
+                by_group[key] = [row]
             else:
-                self._models.add(model)
-        key = (model, row.instance or NONE_LABEL, row.status, row.outcome)
+                same.append(row)
+        errors = 0
+        for (upstream_model, requested, instance, status, outcome), same in by_group.items():
+            failed = outcome not in OK_OUTCOMES
+            self._agg(upstream_model or requested or NONE_LABEL, instance or NONE_LABEL,
+                      status, outcome).add_rows(same, failed)
+            errors += len(same) if failed else 0
+        self._count_attempts(rows, attempt_results)
+        if any(map(_FIELD["fallbacks"], rows)):
+            for row in rows:
+                if row.fallbacks:
+                    self.fallbacks[row.outcome] = self.fallbacks.get(row.outcome, 0) + 1
+        self.recent.extend(rows)
+        self._add_to_series(rows, errors)
+
+    def _agg(self, model: str, instance: str, status: int, outcome: str) -> Agg:
+        key = (model, instance, status, outcome)
         agg = self.groups.get(key)
         if agg is None:
+            if model not in self._models:
+                if len(self._models) >= MAX_GROUPS:
+                    return self._agg("(other)", instance, status, outcome)
+                self._models.add(model)
             agg = self.groups[key] = Agg()
-        agg.add(row)
+        return agg
+
+    def _count_attempts(self, rows: Sequence[UsageRow],
+                        results: Iterable[AttemptResult]) -> None:
         attempts = self.attempts
-        if attempt_results is None:
-            if row.instance is not None:
-                only = (row.instance, row.upstream_model or NONE_LABEL, "ok")
-                attempts[only] = attempts.get(only, 0) + 1
-        else:
-            for result in attempt_results:
-                attempts[result] = attempts.get(result, 0) + 1
-        if row.fallbacks:
-            self.fallbacks[row.outcome] = self.fallbacks.get(row.outcome, 0) + 1
-        self.recent.append(row)
-        minute = int(row.ts // 60)
+        for (instance, model, listed), n in collections.Counter(
+                map(_ONLY_ATTEMPT, rows)).items():
+            if listed is None and instance is not None:
+                only = (instance, model or NONE_LABEL, "ok")
+                attempts[only] = attempts.get(only, 0) + n
+        for result in results:
+            attempts[result] = attempts.get(result, 0) + 1
+
+    def _add_to_series(self, rows: Sequence[UsageRow], errors: int) -> None:
+        minutes = [int(ts // 60) for ts in map(_FIELD["ts"], rows)]
+        if min(minutes) != max(minutes):  # a batch across a minute's end: row by row
+            for minute, row in zip(minutes, rows, strict=True):
+                self._point(minute, 1, int(row.outcome not in OK_OUTCOMES),
+                            row.input_tokens + row.output_tokens + row.cache_read_tokens
+                            + row.cache_write_tokens, row.cost_usd or 0.0)
+            return
+        tokens = sum(sum(map(_FIELD[name], rows)) for name in _TOKEN_FIELDS)
+        self._point(minutes[0], len(rows), errors, tokens,
+                    sum(filter(None, map(_FIELD["cost_usd"], rows))))
+
+    def _point(self, minute: int, requests: int, errors: int, tokens: int,
+               cost: float) -> None:
+        """Add to the minute's point. Rows come in the order requests end, stamped with the
+        minute they began: a long stream's row can belong to a point before the newest."""
         series = self.series
-        if not series or series[-1][0] != minute:
-            series.append([minute, 0, 0, 0, 0.0])
-        point = series[-1]
-        point[1] += 1
-        point[2] += row.outcome not in OK_OUTCOMES
-        point[3] += row.input_tokens + row.output_tokens + row.cache_read_tokens \
-            + row.cache_write_tokens
-        point[4] += row.cost_usd or 0.0
+        point = series[-1] if series and series[-1][0] == minute else None
+        if point is None and series and series[-1][0] > minute:
+            point = next((p for p in reversed(series) if p[0] == minute), None)
+        if point is None:  # minutes() reads the points by minute, in any order
+            point = [minute, 0, 0, 0, 0.0]
+            series.append(point)
+        point[1] += requests
+        point[2] += errors
+        point[3] += tokens
+        point[4] += cost
 
     def merged(self, part: int | None) -> dict[str, Agg]:
         """Aggregates merged by one part of the key (0 model, 1 instance, 2 status), or all

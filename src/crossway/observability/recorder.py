@@ -27,7 +27,7 @@ from crossway.observability.store.writer import UsageWriter
 
 log = logging.getLogger("crossway")
 
-BATCH_S = 0.05  # records wait at most this long to become rows (see Recorder.accept)
+BATCH_S = 0.25  # records wait at most this long to become rows (see Recorder.accept)
 MAX_CACHED = 1000  # distinct User-Agents / models remembered (clients may send anything)
 # The error class OpenCode Go answers when a key's dollar limit is reached (spec A9).
 GO_LIMIT_ERROR = "GoUsageLimitError"
@@ -184,17 +184,27 @@ class Recorder:
         if not pending:
             return
         now = time.perf_counter()
-        live, writer, family, price = self.live, self.writer, self._family, self._price
+        writer, family, price = self.writer, self._family, self._price
+        rows: list[UsageRow] = []
+        listed: list[tuple[str, str, str]] = []  # attempts of rows that keep them as JSON
         for record in pending:
             try:
                 row = to_row(record, now, family=family(record.user_agent), price_of=price)
-                live.add(row, None if row.attempts_json is None else [
-                    (a.target.instance.name, a.target.model.id,
-                     a.failure.value if a.failure else "ok") for a in record.attempts])
-                if writer is not None:
-                    writer.put(row)
+                if row.attempts_json is not None:
+                    listed += [(a.target.instance.name, a.target.model.id,
+                                a.failure.value if a.failure else "ok")
+                               for a in record.attempts]
                 if row.outcome != "ok" or row.fallbacks:
                     report_go_limits(record, self.meter)
             except Exception:
                 # One bad record must not lose the others of its batch; said loudly.
                 log.exception("recording %s failed", record.request_id)
+                continue
+            rows.append(row)
+        try:
+            self.live.add_rows(rows, listed)
+        except Exception:
+            # The since-start figures miss this batch; the store still gets it. Said loudly.
+            log.exception("since-start figures failed on %d requests", len(rows))
+        if writer is not None:
+            writer.put_many(rows)

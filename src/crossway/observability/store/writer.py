@@ -73,6 +73,18 @@ class UsageWriter:
         if len(buf) >= self._batch_size:
             self._wake.set()
 
+    def put_many(self, rows: list[UsageRow]) -> None:
+        """Queue a batch of rows, as put() does each."""
+        buf = self._buffer
+        room = self._max_queue - len(buf) if not self._closing else 0
+        if len(rows) <= room:
+            buf.extend(rows)
+            if len(buf) >= self._batch_size:
+                self._wake.set()
+            return
+        for row in rows:
+            self.put(row)
+
     @property
     def queued(self) -> int:
         return len(self._buffer)
