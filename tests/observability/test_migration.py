@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from crossway.observability.store import postgres as pg_store
-from crossway.observability.store import sqlite as sqlite_store
+from crossway.observability.store import sqlite_schema as sqlite_store
 from crossway.observability.store.base import StoreError
 from crossway.observability.store.postgres import PostgresStore
 from crossway.observability.store.sqlite import SQLiteStore
@@ -107,8 +107,10 @@ def test_sqlite_version_3_keeps_version_2_rows_and_stores_a_lone_attempt_as_null
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT attempts_json FROM usage WHERE request_id = ?",
                             ("req_v3000000001",)).fetchone() == (None,)
-        indexes = {r[1] for r in conn.execute("PRAGMA index_list(usage)")}
-        assert indexes == {"usage_ts"}  # one index to update per insert
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(requests)")}
+        assert indexes == {"requests_ts"}  # one index to update per insert
+        # One route shared by both rows (same client, model, target): stored once.
+        assert conn.execute("SELECT COUNT(*) FROM routes").fetchone()[0] == 1
 
 
 def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ same answers out."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from crossway.observability.rows import UsageRow
-from crossway.observability.store.base import UsageStore, percentile
+from crossway.observability.store.base import StoreError, UsageStore, percentile
 from crossway.observability.store.postgres import PostgresStore
 from crossway.observability.store.sqlite import SQLiteStore
 from tests.observability.rowkit import T0, make_row
@@ -209,3 +210,47 @@ def test_retention_prune(use_store: Use[Any]) -> None:
     deleted, left = use_store(go)
     assert deleted == 2
     assert [r.request_id for r in left] == [rows[2].request_id]
+
+
+def test_sqlite_writers_sharing_a_file_agree_on_routes(tmp_path: Path) -> None:
+    """Two gateways (--workers, or a restart) write one SQLite file: each learns route ids
+    from the file itself, so rows of new and shared routes come back whole, including a
+    request that never reached an upstream (no target, no instance) and a failed write."""
+    path = tmp_path / "usage.db"
+    unrouted = make_row(request_id="req_unrouted", ts=T0 + 1, target=None, instance=None,
+                        backend=None, backend_type=None, upstream_model=None,
+                        upstream_dialect=None, status=401, outcome="error", attempts=0,
+                        fallbacks=0, attempts_json=None, error="bad key")
+    a_rows = [make_row(request_id="req_a1", ts=T0 + 2), make_row(request_id="req_a2",
+              ts=T0 + 3, key_id="team-a", fast_path=True, attempts_json=None), unrouted]
+    b_rows = [make_row(request_id="req_b1", ts=T0 + 4, key_id="team-a", fast_path=True,
+                       attempts_json=None),
+              make_row(request_id="req_b2", ts=T0 + 5, client_family="codex",
+                       model_requested="gpt-5.6-luna", cost_usd=None)]
+
+    async def go() -> list[UsageRow]:
+        one, two = SQLiteStore(path), SQLiteStore(path)
+        await one.open()
+        await two.open()
+        try:
+            await one.write(a_rows)
+            await two.write(b_rows)
+            with pytest.raises(StoreError):  # a batch the database refuses: nothing of it
+                await two.write([make_row(request_id="req_x", client_family="new-route",
+                                          ts=None)])  # type: ignore[arg-type]
+            await two.write([make_row(request_id="req_b3", ts=T0 + 6,
+                                      client_family="new-route")])
+            await one.write([make_row(request_id="req_a3", ts=T0 + 7)])
+            return await one.recent(100)
+        finally:
+            await one.close()
+            await two.close()
+    back = {r.request_id: r for r in asyncio.run(go())}
+    assert set(back) == {"req_a1", "req_a2", "req_unrouted", "req_b1", "req_b2", "req_b3",
+                         "req_a3"}
+    for row in (*a_rows, *b_rows):
+        assert back[row.request_id] == row
+    assert back["req_b3"].client_family == "new-route"
+    with sqlite3.connect(path) as conn:
+        # a1/a3, a2/b1, unrouted, b2, b3: five distinct routes, each stored once
+        assert conn.execute("SELECT COUNT(*) FROM routes").fetchone()[0] == 5

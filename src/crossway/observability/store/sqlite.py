@@ -8,10 +8,10 @@ The standard sqlite3 module blocks, so every statement runs on a single dedicate
 from __future__ import annotations
 
 import asyncio
+import operator
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,108 +24,14 @@ from crossway.observability.store.base import (
     StoreError,
     UsageStore,
 )
+from crossway.observability.store.sqlite_schema import (
+    FACT_COLUMNS,
+    ROUTE_COLUMNS,
+    ROUTE_KEY,
+    migrate,
+)
 
 T = TypeVar("T")
-
-# Version 3's table: version 2's columns in version 2's order (1's, then those it added),
-# without the primary key on request_id (see the migration).
-_V3_TABLE = """CREATE TABLE usage_v3 (
-    request_id TEXT NOT NULL,
-    ts REAL NOT NULL,
-    client_dialect TEXT NOT NULL,
-    model_requested TEXT,
-    target TEXT,
-    instance TEXT,
-    backend TEXT,
-    upstream_model TEXT,
-    upstream_dialect TEXT,
-    fast_path INTEGER NOT NULL,
-    stream INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    outcome TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    duration_ms REAL NOT NULL,
-    ttfb_ms REAL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    cache_read_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    cost_usd REAL,
-    error TEXT,
-    client_family TEXT NOT NULL DEFAULT 'other',
-    conversation TEXT,
-    backend_type TEXT,
-    fallbacks INTEGER NOT NULL DEFAULT 0,
-    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
-    cost_estimated INTEGER NOT NULL DEFAULT 0,
-    key_id TEXT,
-    attempts_json TEXT
-)"""
-_V2_COLUMNS = ", ".join(line.split()[0] for line in _V3_TABLE.splitlines()[1:-1])
-
-# Each entry migrates the schema from version N-1 to N. Version 1 is the first released
-# layout; a fresh database runs them all, an older one only those it lacks.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        """CREATE TABLE usage (
-            request_id TEXT PRIMARY KEY,
-            ts REAL NOT NULL,
-            client_dialect TEXT NOT NULL,
-            model_requested TEXT,
-            target TEXT,
-            instance TEXT,
-            backend TEXT,
-            upstream_model TEXT,
-            upstream_dialect TEXT,
-            fast_path INTEGER NOT NULL,
-            stream INTEGER NOT NULL,
-            status INTEGER NOT NULL,
-            outcome TEXT NOT NULL,
-            attempts INTEGER NOT NULL,
-            duration_ms REAL NOT NULL,
-            ttfb_ms REAL,
-            input_tokens INTEGER NOT NULL,
-            output_tokens INTEGER NOT NULL,
-            cache_read_tokens INTEGER NOT NULL,
-            cache_write_tokens INTEGER NOT NULL,
-            cost_usd REAL,
-            error TEXT
-        )""",
-        "CREATE INDEX usage_ts ON usage (ts)",
-    )),
-    (2, (
-        # Version 2: client family, conversation, backend type (for the Go quota meter),
-        # fallbacks, reasoning tokens, estimated-cost flag, client key id, attempts.
-        "ALTER TABLE usage ADD COLUMN client_family TEXT NOT NULL DEFAULT 'other'",
-        "ALTER TABLE usage ADD COLUMN conversation TEXT",
-        "ALTER TABLE usage ADD COLUMN backend_type TEXT",
-        "ALTER TABLE usage ADD COLUMN fallbacks INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE usage ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE usage ADD COLUMN key_id TEXT",
-        "ALTER TABLE usage ADD COLUMN attempts_json TEXT NOT NULL DEFAULT '[]'",
-        # Version 1 only knew the built-in OpenCode backends by name.
-        "UPDATE usage SET backend_type = backend "
-        "WHERE backend IN ('opencode-go', 'opencode-zen')",
-        "UPDATE usage SET fallbacks = MAX(attempts - 1, 0)",
-        "CREATE INDEX usage_backend_type_ts ON usage (backend_type, ts)",
-    )),
-    (3, (
-        # Version 3, to make each insert cheaper (it runs once per request, on the gateway's
-        # core): attempts_json may be NULL (a lone clean attempt is the row itself, so most
-        # rows store no JSON), and the table keeps one index, on ts, instead of three. The
-        # primary key on request_id served no query, and made a row whose id repeated one
-        # from an earlier run be dropped without a word. The (backend_type, ts) index helped
-        # the Go quota query only where most traffic is not Go; the ts index serves it too.
-        # SQLite changes neither a NOT NULL nor a primary key in place: the table is rebuilt.
-        _V3_TABLE,
-        f"INSERT INTO usage_v3 ({_V2_COLUMNS}) SELECT {_V2_COLUMNS} FROM usage",
-        "DROP TABLE usage",
-        "ALTER TABLE usage_v3 RENAME TO usage",
-        "CREATE INDEX usage_ts ON usage (ts)",
-    )),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 def _ph(index: int) -> str:
@@ -143,6 +49,17 @@ _DIMENSIONS = {
 # At most this many rows per INSERT (100 x 30 columns = 3,000 parameters; SQLite allows
 # 32,766 since 3.32, older builds 999: the connection's own limit is read at open).
 ROWS_PER_INSERT = 100
+_PER_ROW = len(FACT_COLUMNS) + 1  # values bound per row: its own, and its route's id
+_ROUTE_OF = operator.itemgetter(*(COLUMNS.index(c) for c in ROUTE_COLUMNS))
+_FACTS_OF = operator.itemgetter(*(COLUMNS.index(c) for c in FACT_COLUMNS))
+
+
+def _route_id(conn: sqlite3.Connection, route: tuple[Any, ...]) -> int:
+    """The id of a route, added when new (inside the writer's transaction)."""
+    conn.execute(f"INSERT OR IGNORE INTO routes ({', '.join(ROUTE_COLUMNS)}, key) "
+                 f"VALUES ({', '.join('?' * len(route))}, {ROUTE_KEY})", route + route)
+    row = conn.execute(f"SELECT id FROM routes WHERE key = {ROUTE_KEY}", route).fetchone()
+    return int(row[0])
 
 
 class SQLiteStore(UsageStore):
@@ -156,6 +73,8 @@ class SQLiteStore(UsageStore):
         self._rconn: sqlite3.Connection | None = None
         self._inserts: dict[int, str] = {}  # rows -> INSERT statement
         self._rows_per_insert = ROWS_PER_INSERT
+        # Route (ROUTE_COLUMNS values) -> its id in `routes`; used on the writer thread only.
+        self._routes: dict[tuple[Any, ...], int] = {}
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """On the writer's connection and thread."""
@@ -210,7 +129,7 @@ class SQLiteStore(UsageStore):
             conn.execute("PRAGMA synchronous=NORMAL")
             migrate(conn)
             limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            self._rows_per_insert = max(1, min(ROWS_PER_INSERT, limit // len(COLUMNS)))
+            self._rows_per_insert = max(1, min(ROWS_PER_INSERT, limit // _PER_ROW))
         except BaseException:
             conn.close()
             raise
@@ -219,9 +138,10 @@ class SQLiteStore(UsageStore):
     def _insert_sql(self, n: int) -> str:
         stmt = self._inserts.get(n)
         if stmt is None:
-            one = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+            one = "(" + ", ".join("?" * _PER_ROW) + ")"
             stmt = self._inserts[n] = (
-                f"INSERT INTO usage ({', '.join(COLUMNS)}) VALUES {', '.join([one] * n)}")
+                f"INSERT INTO requests ({', '.join(FACT_COLUMNS)}, route) "
+                f"VALUES {', '.join([one] * n)}")
         return stmt
 
     async def write(self, rows: Sequence[UsageRow]) -> None:
@@ -232,14 +152,31 @@ class SQLiteStore(UsageStore):
         # event loop's thread wait for it once per row too (measured: a store that cost the
         # fast path ~15% of its CPU per request cost ~3% this way; docs/benchmarks.md).
         per = self._rows_per_insert
-        work = [(self._insert_sql(len(b)), list(chain.from_iterable(b)))
-                for b in (rows[i:i + per] for i in range(0, len(rows), per))]
 
         def insert(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
-                for stmt, values in work:
-                    conn.execute(stmt, values)
+            try:
+                with _transaction(conn):
+                    for i in range(0, len(rows), per):
+                        batch = rows[i:i + per]
+                        conn.execute(self._insert_sql(len(batch)), self._values(conn, batch))
+            except BaseException:
+                # Routes this transaction added are gone with it: forget every id learnt.
+                self._routes.clear()
+                raise
         await self._run(insert)
+
+    def _values(self, conn: sqlite3.Connection, rows: Sequence[UsageRow]) -> list[Any]:
+        """The rows' own values and route ids, flat, in the INSERT's order (writer thread)."""
+        routes: dict[tuple[Any, ...], int] = self._routes
+        values: list[Any] = []
+        extend, append = values.extend, values.append
+        for route, facts in zip(map(_ROUTE_OF, rows), map(_FACTS_OF, rows), strict=True):
+            rid = routes.get(route)
+            if rid is None:
+                rid = routes[route] = _route_id(conn, route)
+            extend(facts)
+            append(rid)
+        return values
 
     async def _aggregate(self, dim: GroupBy | None, since: float, until: float | None,
                          limit: int | None) -> list[Group]:
@@ -292,7 +229,9 @@ class SQLiteStore(UsageStore):
 
         def delete(conn: sqlite3.Connection) -> int:
             with _transaction(conn):
-                return conn.execute("DELETE FROM usage WHERE ts < ?", (cutoff,)).rowcount
+                # Requests only: routes stay (few, and their ids are cached by every writer).
+                return conn.execute("DELETE FROM requests WHERE ts < ?",
+                                    (cutoff,)).rowcount
         return await self._run(delete)
 
     async def close(self) -> None:
@@ -328,26 +267,3 @@ class _transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to SCHEMA_VERSION; returns the version it had before."""
-    with _transaction(conn):
-        before = schema_version(conn)
-        if before > SCHEMA_VERSION:
-            raise StoreError(
-                f"the usage database has schema version {before}, newer than this crossway "
-                f"understands ({SCHEMA_VERSION}); upgrade crossway or point it at another file")
-        for version, statements in MIGRATIONS:
-            if version <= before:
-                continue
-            for stmt in statements:
-                conn.execute(stmt)
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-    return before
