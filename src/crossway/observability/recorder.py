@@ -16,6 +16,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import Any, cast
 
 from crossway import ir
 from crossway.observability import prices
@@ -88,8 +90,12 @@ def to_row(record: RequestRecord, now: float, *, family: str | None = None,
     UsageRow's field order: this runs once per request."""
     attempts = record.attempts
     n = len(attempts)
-    usage = total_usage(record)
-    cost, estimated = record_cost(record, price_of)
+    cost: float | None
+    if n == 1 and attempts[0].cost is not None:  # Zen and Go say what a request cost
+        usage, cost, estimated = attempts[0].usage, attempts[0].cost, False
+    else:
+        usage = total_usage(record)
+        cost, estimated = record_cost(record, price_of)
     ended = record.ended or now
     fb = record.first_byte
     if family is None:
@@ -108,7 +114,7 @@ def to_row(record: RequestRecord, now: float, *, family: str | None = None,
         plain = n == 1 and last.failure is None and last.status == record.status
     else:
         where, fast, plain = _NOWHERE, False, True
-    return UsageRow(
+    return _new_row((
         record.request_id, record.wall_started, record.client_dialect, family,
         record.session_id, record.model, *where, fast, record.stream, record.status,
         record.outcome, n, n - 1 if n > 1 else 0,
@@ -116,7 +122,12 @@ def to_row(record: RequestRecord, now: float, *, family: str | None = None,
         (fb - record.started) * 1000.0 if fb is not None else None,
         *(_tokens(usage) if usage is not None else _NO_TOKENS),
         cost, estimated, record.key_id, record.error,
-        None if plain else attempts_json([attempt_dict(a) for a in attempts]))
+        None if plain else attempts_json([attempt_dict(a) for a in attempts])))
+
+
+# UsageRow from a tuple of its 30 values in field order, without the named tuple's own
+# __new__ (a Python function of 30 parameters: ~0.3 us more per request).
+_new_row = cast(Callable[[tuple[Any, ...]], UsageRow], partial(tuple.__new__, UsageRow))
 
 
 # target, instance, backend, backend_type, upstream_model, upstream_dialect
