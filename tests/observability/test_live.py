@@ -192,3 +192,19 @@ def test_batched_figures_equal_a_row_by_row_count() -> None:
                                   + r.cache_write_tokens for r in mine)
     assert sum(p["requests"] for p in per_minute.values()) == 60
     assert len(live.recent) == 60
+
+
+def test_a_batch_of_one_group_counts_like_a_mixed_one() -> None:
+    """The usual batch (every row the same model, instance, status and outcome) is folded
+    in without a loop over its rows; its figures equal adding them one batch at a time."""
+    from crossway.observability.live import LiveStats
+    rows = [make_row(ts=T0 + i / 10, duration_ms=10.0 + i, input_tokens=i, cost_usd=0.001,
+                     attempts_json=None)
+            for i in range(40)]
+    whole, parts = LiveStats(clock=lambda: T0), LiveStats(clock=lambda: T0)
+    whole.add_rows(rows, [])
+    for row in rows:
+        parts.add_rows([row], [])
+    assert whole.snapshot() == parts.snapshot()
+    assert whole.snapshot()["totals"]["requests"] == 40
+    assert whole.attempts == parts.attempts == {("opencode-go", "kimi-k2.6", "ok"): 40}

@@ -227,13 +227,19 @@ class LiveStats:
         without (one clean attempt: attempts_json None) counts its own target as "ok"."""
         if not rows:
             return
-        by_group: dict[tuple[Any, ...], list[UsageRow]] = {}
-        for key, row in zip(map(_GROUP_OF, rows), rows, strict=True):
-            same = by_group.get(key)
-            if same is None:
-                by_group[key] = [row]
-            else:
-                same.append(row)
+        keys = list(map(_GROUP_OF, rows))
+        by_group: dict[tuple[Any, ...], Sequence[UsageRow]]
+        if keys.count(keys[0]) == len(keys):  # one group: the usual batch, no loop
+            by_group = {keys[0]: rows}
+        else:
+            lists: dict[tuple[Any, ...], list[UsageRow]] = {}
+            for key, row in zip(keys, rows, strict=True):
+                bucket = lists.get(key)
+                if bucket is None:
+                    lists[key] = [row]
+                else:
+                    bucket.append(row)
+            by_group = dict(lists)
         errors = 0
         for (upstream_model, requested, instance, status, outcome), same in by_group.items():
             failed = outcome not in OK_OUTCOMES
@@ -271,7 +277,7 @@ class LiveStats:
             attempts[result] = attempts.get(result, 0) + 1
 
     def _add_to_series(self, rows: Sequence[UsageRow], errors: int) -> None:
-        minutes = [int(ts // 60) for ts in map(_FIELD["ts"], rows)]
+        minutes = list(map(int, map(operator.floordiv, map(_FIELD["ts"], rows), repeat(60))))
         if min(minutes) != max(minutes):  # a batch across a minute's end: row by row
             for minute, row in zip(minutes, rows, strict=True):
                 self._point(minute, 1, int(row.outcome not in OK_OUTCOMES),

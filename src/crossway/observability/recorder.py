@@ -83,7 +83,7 @@ def record_cost(record: RequestRecord,
     return total, total is not None
 
 
-def to_row(record: RequestRecord, now: float, *, family: str | None = None,
+def to_row(record: RequestRecord, now: float, family: str | None = None,
            price_of: PriceLookup = prices.price_of) -> UsageRow:
     """The record as the store keeps it. `now` (perf_counter) ends a record never closed;
     `family` and `price_of` let a caller pass what it has cached. Built positionally in
@@ -161,6 +161,7 @@ class Recorder:
         # A handful of User-Agents and models repeat for every request: look each up once.
         self._families: dict[str | None, str] = {}
         self._prices: dict[tuple[str, str], prices.Price | None] = {}
+        self._price_of = self._price  # bound once, not per request
         self._pending: list[UsageRow] = []
         # (instance, model, result) of every attempt of the pending rows that list theirs.
         self._listed: list[tuple[str, str, str]] = []
@@ -189,8 +190,9 @@ class Recorder:
         when someone reads the figures (`flush`)."""
         try:
             now = record.ended if record.ended is not None else time.perf_counter()
-            row = to_row(record, now, family=self._family(record.user_agent),
-                         price_of=self._price)
+            family = self._families.get(record.user_agent)
+            row = to_row(record, now, family if family is not None else
+                         self._family(record.user_agent), self._price_of)
             if row.attempts_json is not None:
                 self._listed += [(a.target.instance.name, a.target.model.id,
                                   a.failure.value if a.failure else "ok")
