@@ -9,6 +9,7 @@ import bisect
 import io
 import logging
 import queue
+import re
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,33 @@ def test_a_batch_of_one_group_counts_like_a_mixed_one() -> None:
     assert whole.snapshot() == parts.snapshot()
     assert whole.snapshot()["totals"]["requests"] == 40
     assert whole.attempts == parts.attempts == {("opencode-go", "kimi-k2.6", "ok"): 40}
+
+
+def test_access_lines_queued_directly_read_like_logged_ones() -> None:
+    """Under `crossway serve` the access line skips the logging machinery on the event loop
+    (logsetup.access); the writer thread formats it as any record of crossway.access, and
+    keeps its order among the other records."""
+    from crossway.observability import logsetup
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    out = io.StringIO()
+    writer = logsetup.configure("INFO", as_json=False, stream=out)
+    try:
+        logging.getLogger("crossway").info("before")
+        assert logsetup.access("req=req_1 POST /v1/chat/completions status=200")
+        logging.getLogger("crossway.access").info("req=req_2 the usual way")
+    finally:
+        writer.stop()
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])
+    assert not logsetup.access("after stop")  # no writer: the caller logs the usual way
+    lines = out.getvalue().splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "INFO crossway: before",
+        "INFO crossway.access: req=req_1 POST /v1/chat/completions status=200",
+        "INFO crossway.access: req=req_2 the usual way"]
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    assert all(re.match(stamp + " INFO ", line) for line in lines)

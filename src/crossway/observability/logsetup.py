@@ -11,12 +11,15 @@ import logging.handlers
 import queue
 import sys
 import threading
+import time
 from typing import TextIO
 
 import orjson
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ACCESS = "crossway.access"
+# A log record, or an access line as (unix time, message) (see access()).
+QueueItem = logging.LogRecord | tuple[float, str]
 
 
 class _LoopQueueHandler(logging.handlers.QueueHandler):
@@ -46,12 +49,29 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(obj).decode()
 
 
-class LogWriter(threading.Thread):
-    """Writes queued records every `interval` seconds, in batches. Unlike QueueListener it
-    never blocks on the queue: a producer's put() then has no sleeping thread to wake, so a
-    busy gateway pays no thread switch per log line (measured: docs/benchmarks.md)."""
+# Set by configure(): puts one access line straight on the writer's queue (see access()).
+_access_queue: queue.SimpleQueue[QueueItem] | None = None
 
-    def __init__(self, q: queue.SimpleQueue[logging.LogRecord], handler: logging.Handler,
+
+def access(message: str) -> bool:
+    """Queue an access line for the writer thread without the logging machinery on the
+    event loop (a LogRecord, the logger hierarchy, a handler lock: ~10 µs a request,
+    docs/benchmarks.md); the writer makes the same LogRecord, so the line reads the same.
+    False when configure() has not run (the caller then logs the usual way)."""
+    q = _access_queue
+    if q is None:
+        return False
+    q.put((time.time(), message))
+    return True
+
+
+class LogWriter(threading.Thread):
+    """Writes queued records every `interval` seconds, in batches: the lines of a batch
+    formatted here and written with one write(2). Unlike QueueListener it never blocks on
+    the queue: a producer's put() then has no sleeping thread to wake, so a busy gateway
+    pays no thread switch per log line (measured: docs/benchmarks.md)."""
+
+    def __init__(self, q: queue.SimpleQueue[QueueItem], handler: logging.StreamHandler[TextIO],
                  interval: float = 0.05) -> None:
         super().__init__(name="crossway-log-writer", daemon=True)
         self.queue, self.handler, self.interval = q, handler, interval
@@ -63,18 +83,40 @@ class LogWriter(threading.Thread):
         self._drain()
 
     def _drain(self) -> None:
-        q, handle = self.queue, self.handler.handle
+        q, format_, lines = self.queue, self.handler.format, []
+        record: logging.LogRecord | None = None
         while True:
             try:
-                record = q.get_nowait()
+                item = q.get_nowait()
             except queue.Empty:
-                return
-            handle(record)
+                break
+            record = _access_record(*item) if isinstance(item, tuple) else item
+            try:
+                lines.append(format_(record))
+            except Exception:  # a record that cannot be formatted: logging's own report
+                self.handler.handleError(record)
+        if not lines or record is None:
+            return
+        try:
+            self.handler.stream.write("\n".join(lines) + "\n")
+            self.handler.flush()
+        except Exception:  # the stream is gone or full: logging's own report, to stderr
+            self.handler.handleError(record)
 
     def stop(self) -> None:
         """Write what is queued and end the thread."""
+        global _access_queue
+        if _access_queue is self.queue:
+            _access_queue = None
         self._stopping.set()
         self.join(5)
+
+
+def _access_record(created: float, message: str) -> logging.LogRecord:
+    record = logging.LogRecord(ACCESS, logging.INFO, __file__, 0, message, None, None, "log")
+    record.created = created
+    record.msecs = (created - int(created)) * 1000
+    return record
 
 
 def configure(level: str, as_json: bool, stream: TextIO | None = None) -> LogWriter:
@@ -82,7 +124,8 @@ def configure(level: str, as_json: bool, stream: TextIO | None = None) -> LogWri
     it at exit so the last lines are written)."""
     out = logging.StreamHandler(stream or sys.stderr)
     out.setFormatter(JsonFormatter() if as_json else logging.Formatter(TEXT_FORMAT))
-    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    global _access_queue
+    q: queue.SimpleQueue[QueueItem] = queue.SimpleQueue()
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -90,4 +133,5 @@ def configure(level: str, as_json: bool, stream: TextIO | None = None) -> LogWri
     root.setLevel(level)
     writer = LogWriter(q, out)
     writer.start()
+    _access_queue = q
     return writer
