@@ -233,3 +233,50 @@ def test_a_lone_clean_attempt_stores_no_json_and_reads_back_from_the_row() -> No
     (only,) = row.attempt_list()
     assert only["failure"] is not None and only["status"] == 429
     assert only["duration_ms"] is not None and only["duration_ms"] >= 0
+
+
+def test_rows_made_a_column_at_a_time_equal_rows_made_one_by_one() -> None:
+    """rowbatch.py makes the rows of plain records (one clean attempt, usage, first byte,
+    outcome ok) a column at a time; a batch with others in it keeps its order. Every row
+    must equal what to_row makes of the same record."""
+    from crossway.observability import rowbatch
+    from crossway.observability.live import LiveStats
+    from crossway.observability.quota import QuotaMeter
+    from crossway.observability.recorder import Recorder
+    from crossway.observability.rows import client_family
+
+    def served(stream: bool, cost: bool, agent: str | None, key: str | None) -> Any:
+        ex = _exchange(CHAT, _chat_body(stream), _target("go-a", "glm-5.1"))
+        tail = STOP + DONE + (COST if cost else b"")
+        reply = _replying(ROLE + HELLO, tail) if stream else _replying(
+            orjson.dumps({**UNARY, **({} if cost else {"cost": None})}), headers=JSON)
+        _run(reply, ex, MemoryDownstream())
+        ex.record.user_agent, ex.record.key_id, ex.record.session_id = agent, key, "ses_x"
+        ex.record.status = 200
+        ex.record.mark_first_byte()
+        ex.record.mark_ended()
+        return ex.record
+
+    plain = [served(s, c, a, k) for s in (True, False) for c in (True, False)
+             for a, k in ((None, None), ("claude-cli/2.1.329 (external, sdk-cli)", "team-a"),
+                          ("OpenAI/Python 1.99.0", None))]
+    failed = _exchange(CHAT, _chat_body(False), _target("go-a", "glm-5.1"))
+    with pytest.raises(RateLimited):
+        _run(MemoryTransport(lambda r: Reply(429, JSON, [
+            b'{"type":"error","error":{"type":"rate_limit_error","message":"slow"}}'])),
+            failed, MemoryDownstream())
+    failed.record.status, failed.record.outcome = 429, "error"
+    failed.record.mark_ended()
+    assert rowbatch.all_plain(plain) and not rowbatch.plain(failed.record)
+    recorder = Recorder(LiveStats(), None, QuotaMeter(None))
+
+    def one_by_one(records: list[Any]) -> list[Any]:
+        return [to_row(r, time.perf_counter(), client_family(r.user_agent or ""),
+                       recorder._price_of) for r in records]
+    rows, listed = recorder._rows(plain)
+    assert rows == one_by_one(plain) and listed == []
+    assert {r.cost_estimated for r in rows} == {True, False}  # both ways of costing met
+    mixed = [*plain[:3], failed.record, *plain[3:]]
+    rows, listed = recorder._rows(mixed)
+    assert rows == one_by_one(mixed)
+    assert listed == [("go-a", "glm-5.1", "upstream_status")]

@@ -8,8 +8,9 @@ inbound client key, `instance` names the upstream credential (`opencode-go.2`), 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -85,6 +86,11 @@ class UsageRow(NamedTuple):
 COLUMNS: tuple[str, ...] = UsageRow._fields
 BOOL_COLUMNS = frozenset({"fast_path", "stream", "cost_estimated"})
 _BOOL_INDEXES = tuple(COLUMNS.index(name) for name in sorted(BOOL_COLUMNS))
+
+
+# UsageRow from a tuple of its 30 values in field order, without the named tuple's own
+# __new__ (a Python function of 30 parameters: ~0.3 us more per request).
+new_row = cast(Callable[[tuple[Any, ...]], UsageRow], partial(tuple.__new__, UsageRow))
 
 
 def attempts_json(attempts: Sequence[Mapping[str, Any]]) -> str:

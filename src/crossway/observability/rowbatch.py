@@ -1,0 +1,147 @@
+"""Usage rows for a batch of records, a column at a time.
+
+`to_row` (recorder.py) makes one row from one record with ~130 Python bytecodes. Most
+records are alike: one attempt that answered as the client was answered, with usage, a first
+byte and outcome "ok". For those, every column of the batch is read with operator.attrgetter
+over the whole list (C loops, dotted paths included), and the rows are zipped together; the
+rest of the batch goes through `to_row` one by one. Same rows, same order, a fraction of the
+interpreter's work per request (docs/benchmarks.md). tests/observability/test_rows_prices.py
+checks the two ways against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import add, attrgetter, eq, mul, sub, truediv
+from typing import TYPE_CHECKING, Any
+
+from crossway.observability.rows import UsageRow, new_row
+
+if TYPE_CHECKING:
+    from crossway.exchange import Attempt
+    from crossway.observability.recorder import PriceLookup
+    from crossway.observability.records import RequestRecord
+
+_ATTEMPTS = attrgetter("attempts")
+_LEN = len
+_ID = attrgetter("request_id")
+_TS = attrgetter("wall_started")
+_CLIENT_DIALECT = attrgetter("client_dialect")
+_SESSION = attrgetter("session_id")
+_ASKED = attrgetter("model")
+_STREAM = attrgetter("stream")
+_KEY_ID = attrgetter("key_id")
+_ERROR = attrgetter("error")
+_STATUS = attrgetter("status")
+_OUTCOME = attrgetter("outcome")
+_FIRST_BYTE = attrgetter("first_byte")
+_STARTED = attrgetter("started")
+_ENDED = attrgetter("ended")
+_UA = attrgetter("user_agent")
+_A_FAILURE = attrgetter("failure")
+_A_STATUS = attrgetter("status")
+_A_USAGE = attrgetter("usage")
+_A_COST = attrgetter("cost")
+_A_FAST = attrgetter("fast")
+_INSTANCE = attrgetter("target.instance.name")
+_BACKEND = attrgetter("target.instance.provider.name")
+_BACKEND_TYPE = attrgetter("target.instance.provider.settings.type")
+_MODEL = attrgetter("target.model.id")
+_DIALECT = attrgetter("target.model.dialect")
+_TOKENS = attrgetter("input_tokens", "output_tokens", "cache_read_tokens",
+                     "cache_creation_tokens", "reasoning_tokens")
+
+
+def plain(record: RequestRecord) -> bool:
+    """A record whose row the batch way makes (see the module docstring)."""
+    attempts = record.attempts
+    if len(attempts) != 1 or record.outcome != "ok" or record.first_byte is None \
+            or record.ended is None:
+        return False
+    a = attempts[0]
+    return a.failure is None and a.status == record.status and a.usage is not None
+
+
+def all_plain(records: Sequence[RequestRecord]) -> bool:
+    """plain() for every record, a column at a time."""
+    n = len(records)
+    if list(map(_LEN, map(_ATTEMPTS, records))).count(1) != n \
+            or list(map(_OUTCOME, records)).count("ok") != n \
+            or None in list(map(_FIRST_BYTE, records)) or None in list(map(_ENDED, records)):
+        return False
+    only = [a[0] for a in map(_ATTEMPTS, records)]
+    return (list(map(_A_FAILURE, only)).count(None) == n
+            and all(map(eq, map(_A_STATUS, only), map(_STATUS, records)))
+            and None not in list(map(_A_USAGE, only)))
+
+
+def plain_rows(records: Sequence[RequestRecord], families: dict[str | None, str],
+               family_of: Callable[[str | None], str], price_of: PriceLookup,
+               ) -> list[UsageRow]:
+    """Rows of records that are all plain(), in their order and UsageRow's field order.
+    `families`: client family by User-Agent, as far as known; `family_of` for the rest."""
+    only: list[Attempt] = [a[0] for a in map(_ATTEMPTS, records)]
+    n = len(records)
+    agents = list(map(_UA, records))
+    family = list(map(families.get, agents))
+    if None in family:
+        family = [f if f is not None else family_of(ua) for f, ua in zip(family, agents,
+                                                                          strict=True)]
+    started = list(map(_STARTED, records))
+    instances = list(map(_INSTANCE, only))
+    models = list(map(_MODEL, only))
+    types = list(map(_BACKEND_TYPE, only))
+    tokens = _token_columns(list(map(_TOKENS, map(_A_USAGE, only))))
+    costs, estimated = _costs(only, types, models, tokens, price_of)
+    columns: list[Any] = [
+        map(_ID, records), map(_TS, records), map(_CLIENT_DIALECT, records),
+        family, map(_SESSION, records), map(_ASKED, records),
+        map("{}:{}".format, instances, models), instances, map(_BACKEND, only), types,
+        models, map(_DIALECT, only), map(_A_FAST, only), map(_STREAM, records),
+        map(_STATUS, records), map(_OUTCOME, records), repeat(1, n), repeat(0, n),
+        map(mul, map(sub, map(_ENDED, records), started), repeat(1000.0)),
+        map(mul, map(sub, map(_FIRST_BYTE, records), started), repeat(1000.0)),
+        *tokens, costs, estimated, map(_KEY_ID, records),
+        map(_ERROR, records), repeat(None, n)]
+    return list(map(new_row, zip(*columns, strict=True)))
+
+
+def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
+           tokens: list[list[int]], price_of: PriceLookup,
+           ) -> tuple[list[float | None], list[bool]]:
+    """The upstream's own figure where it gave one, else the price table (estimated)."""
+    costs: list[float | None] = list(map(_A_COST, only))
+    n = len(costs)
+    if None not in costs:
+        return costs, [False] * n
+    targets = set(zip(types, models, strict=True))
+    price = price_of(*next(iter(targets))) if len(targets) == 1 else None
+    if price is not None and price.tier is None:  # one model, one price: column-wise
+        read = price.cache_read if price.cache_read is not None else price.input
+        write = price.cache_write if price.cache_write is not None else price.input
+        ins, outs, reads, writes = tokens[:4]
+        # ((in + out) + read) + write, as Price.cost adds them: the same float, bit for bit.
+        priced = list(map(truediv, map(add, map(add, map(
+            add, map(mul, ins, repeat(price.input)), map(mul, outs, repeat(price.output))),
+            map(mul, reads, repeat(read))), map(mul, writes, repeat(write))),
+            repeat(1_000_000)))
+        if costs.count(None) == n:
+            return priced, [True] * n
+        return ([c if c is not None else p for c, p in zip(costs, priced, strict=True)],
+                [c is None for c in costs])
+    estimated = [False] * n
+    for i, (cost, btype, model) in enumerate(zip(costs, types, models, strict=True)):
+        if cost is None:
+            found = price_of(btype, model)
+            if found is not None:
+                costs[i] = found.cost(tokens[0][i], tokens[1][i], tokens[2][i], tokens[3][i])
+                estimated[i] = True
+    return costs, estimated
+
+
+def _token_columns(tokens: list[tuple[Any, ...]]) -> list[list[int]]:
+    cols = [list(col) for col in zip(*tokens, strict=True)] if tokens else [[]] * 5
+    if None in cols[4]:  # reasoning tokens: None when the upstream did not say
+        cols[4] = [r or 0 for r in cols[4]]
+    return cols
