@@ -1,7 +1,8 @@
 """From the relay's record to the usage row, and the sink that hands rows to the store.
 
 `to_row` flattens one finished RequestRecord (with its attempts) into the `UsageRow` every
-consumer reads (rows.py says what each field means). Cost, in this order:
+consumer reads (rows.py says what each field means); rowbatch.py makes the same rows for the
+plain records of a batch a column at a time. Cost, in this order:
 
 - the upstream's own figure (Zen/Go cost frames and bodies, spec A8) when any attempt carries
   one: the sum of those figures, `cost_estimated` False;
@@ -143,9 +144,10 @@ def report_go_limits(record: RequestRecord, meter: QuotaMeter) -> None:
 
 
 class Recorder:
-    """The record sink behind everything but the access log: one row per request, handed
-    to the live figures, the store's writer (UsageWriter.put never blocks) and the quota
-    meter (when a Go key was refused for a spent limit)."""
+    """The record sink behind everything but the access log: records are kept for up to
+    BATCH_S seconds, then made into rows (one per request) in one go and handed to the live
+    figures, the store's writer (which never blocks) and the quota meter (when a Go key was
+    refused for a spent limit)."""
 
     def __init__(self, live: LiveStats, writer: UsageWriter | None, meter: QuotaMeter) -> None:
         self.live = live

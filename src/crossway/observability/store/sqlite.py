@@ -2,7 +2,8 @@
 
 The standard sqlite3 module blocks, so every statement runs on a single dedicated thread
 (one connection, used only there); the event loop only awaits the result. WAL lets
-`crossway usage` read the file while a running gateway writes it.
+`crossway usage` read the file while a running gateway writes it. Rows are written as
+`requests` plus their `routes` and read back through the `usage` view (sqlite_schema.py).
 """
 
 from __future__ import annotations
