@@ -27,6 +27,7 @@ from typing import Any
 
 from crossway.observability.records import RequestRecord
 from crossway.observability.rows import OK_OUTCOMES, UsageRow
+from crossway.observability.store.base import PERCENTILES, Totals
 
 # Prometheus histogram bounds (seconds): LLM answers range from a cached 50 ms to minutes.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -162,22 +163,13 @@ class Agg:
             self.ttfb_buckets[i] += n
 
     def to_dict(self) -> dict[str, Any]:
-        """The same keys as the store's Totals.to_dict, so the dashboard reads both alike."""
-        tokens = (self.input_tokens + self.output_tokens + self.cache_read_tokens
-                  + self.cache_write_tokens)
-        out: dict[str, Any] = {
-            "requests": self.requests, "errors": self.errors, "fallbacks": self.fallbacks,
-            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "reasoning_tokens": self.reasoning_tokens, "cost_usd": self.cost_usd,
-            "estimated_cost_usd": self.estimated_cost_usd, "unpriced": self.unpriced,
-            "error_rate": self.errors / self.requests if self.requests else 0.0,
-            "tokens": tokens}
-        for q, name in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
-            out[f"latency_{name}_ms"] = _round(self.latency.percentile(q))
-            out[f"ttfb_{name}_ms"] = _round(self.ttfb.percentile(q))
-        return out
+        """As the store's Totals (the very same keys), so the dashboard reads both alike."""
+        return Totals(
+            self.requests, self.errors, self.fallbacks, self.input_tokens, self.output_tokens,
+            self.cache_read_tokens, self.cache_write_tokens, self.reasoning_tokens,
+            self.cost_usd, self.estimated_cost_usd, self.unpriced,
+            *(_round(self.latency.percentile(q)) for q in PERCENTILES),
+            *(_round(self.ttfb.percentile(q)) for q in PERCENTILES)).to_dict()
 
 
 def _round(v: float | None) -> float | None:
