@@ -55,18 +55,6 @@ PriceLookup = Callable[[str, str], prices.Price | None]
 def record_cost(record: RequestRecord,
                 price_of: PriceLookup = prices.price_of) -> tuple[float | None, bool]:
     """(cost in USD, estimated?) for the request; see the module docstring."""
-    attempts = record.attempts
-    if len(attempts) == 1:  # nearly every request: no list, no sum
-        a = attempts[0]
-        if a.cost is not None:
-            return a.cost, False
-        u = a.usage
-        price = price_of(a.target.provider.settings.type, a.target.model.id) \
-            if u is not None else None
-        if u is None or price is None:
-            return None, False
-        return price.cost(u.input_tokens, u.output_tokens, u.cache_read_tokens,
-                          u.cache_creation_tokens), True
     reported = record.cost
     if reported is not None:
         return reported, False
@@ -86,15 +74,12 @@ def to_row(record: RequestRecord, now: float, family: str | None = None,
            price_of: PriceLookup = prices.price_of) -> UsageRow:
     """The record as the store keeps it. `now` (perf_counter) ends a record never closed;
     `family` and `price_of` let a caller pass what it has cached. Built positionally in
-    UsageRow's field order: this runs once per request."""
+    UsageRow's field order. Most rows are made a column at a time instead (rowbatch.py);
+    this makes the others (fallbacks, failures, records without usage)."""
     attempts = record.attempts
     n = len(attempts)
-    cost: float | None
-    if n == 1 and attempts[0].cost is not None:  # Zen and Go say what a request cost
-        usage, cost, estimated = attempts[0].usage, attempts[0].cost, False
-    else:
-        usage = total_usage(record)
-        cost, estimated = record_cost(record, price_of)
+    usage = total_usage(record)
+    cost, estimated = record_cost(record, price_of)
     ended = record.ended or now
     fb = record.first_byte
     if family is None:
@@ -205,18 +190,19 @@ class Recorder:
         """The batch's rows in its order, and (instance, model, result) of every attempt of
         the rows that list their attempts."""
         flags: list[bool] | None = None
-        if rowbatch.all_plain(records):
+        only = rowbatch.plain_attempts(records)
+        if only is not None:
             try:
-                return rowbatch.plain_rows(records, self._families, self._family,
+                return rowbatch.plain_rows(records, only, self._families, self._family,
                                            self._price_of), []
             except Exception:  # a bug: the batch goes row by row instead, said loudly
                 log.exception("making %d usage rows at once failed", len(records))
                 flags = [False] * len(records)
         if flags is None:
             flags = list(map(rowbatch.plain, records))
-        made = iter(rowbatch.plain_rows([r for r, f in zip(records, flags, strict=True) if f],
-                                        self._families, self._family, self._price_of)
-                    if any(flags) else [])
+        simple = [r for r, f in zip(records, flags, strict=True) if f]
+        made = iter(rowbatch.plain_rows(simple, [r.attempts[0] for r in simple],
+                                        self._families, self._family, self._price_of))
         rows: list[UsageRow] = []
         listed: list[tuple[str, str, str]] = []
         for record, flag in zip(records, flags, strict=True):

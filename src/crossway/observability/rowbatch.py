@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from crossway.observability.records import RequestRecord
 
 _ATTEMPTS = attrgetter("attempts")
-_LEN = len
 _ID = attrgetter("request_id")
 _TS = attrgetter("wall_started")
 _CLIENT_DIALECT = attrgetter("client_dialect")
@@ -33,14 +32,13 @@ _ASKED = attrgetter("model")
 _STREAM = attrgetter("stream")
 _KEY_ID = attrgetter("key_id")
 _ERROR = attrgetter("error")
-_STATUS = attrgetter("status")
+_STATUS = attrgetter("status")  # of a record, or of an attempt
 _OUTCOME = attrgetter("outcome")
 _FIRST_BYTE = attrgetter("first_byte")
 _STARTED = attrgetter("started")
 _ENDED = attrgetter("ended")
 _UA = attrgetter("user_agent")
 _A_FAILURE = attrgetter("failure")
-_A_STATUS = attrgetter("status")
 _A_USAGE = attrgetter("usage")
 _A_COST = attrgetter("cost")
 _A_FAST = attrgetter("fast")
@@ -63,25 +61,28 @@ def plain(record: RequestRecord) -> bool:
     return a.failure is None and a.status == record.status and a.usage is not None
 
 
-def all_plain(records: Sequence[RequestRecord]) -> bool:
-    """plain() for every record, a column at a time."""
+def plain_attempts(records: Sequence[RequestRecord]) -> list[Attempt] | None:
+    """Each record's one attempt when plain() holds for every record (checked a column at
+    a time), else None."""
     n = len(records)
-    if list(map(_LEN, map(_ATTEMPTS, records))).count(1) != n \
+    if list(map(len, map(_ATTEMPTS, records))).count(1) != n \
             or list(map(_OUTCOME, records)).count("ok") != n \
             or None in list(map(_FIRST_BYTE, records)) or None in list(map(_ENDED, records)):
-        return False
-    only = [a[0] for a in map(_ATTEMPTS, records)]
-    return (list(map(_A_FAILURE, only)).count(None) == n
-            and all(map(eq, map(_A_STATUS, only), map(_STATUS, records)))
-            and None not in list(map(_A_USAGE, only)))
-
-
-def plain_rows(records: Sequence[RequestRecord], families: dict[str | None, str],
-               family_of: Callable[[str | None], str], price_of: PriceLookup,
-               ) -> list[UsageRow]:
-    """Rows of records that are all plain(), in their order and UsageRow's field order.
-    `families`: client family by User-Agent, as far as known; `family_of` for the rest."""
+        return None
     only: list[Attempt] = [a[0] for a in map(_ATTEMPTS, records)]
+    if (list(map(_A_FAILURE, only)).count(None) == n
+            and all(map(eq, map(_STATUS, only), map(_STATUS, records)))
+            and None not in list(map(_A_USAGE, only))):
+        return only
+    return None
+
+
+def plain_rows(records: Sequence[RequestRecord], only: Sequence[Attempt],
+               families: dict[str | None, str], family_of: Callable[[str | None], str],
+               price_of: PriceLookup) -> list[UsageRow]:
+    """Rows of records that are all plain(), with their one attempt each (`only`), in
+    their order and UsageRow's field order. `families`: client family by User-Agent, as far
+    as known; `family_of` for the rest."""
     n = len(records)
     agents = list(map(_UA, records))
     family = list(map(families.get, agents))
