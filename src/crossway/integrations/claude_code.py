@@ -16,7 +16,7 @@ from pathlib import Path
 from crossway.integrations import jsonc
 from crossway.integrations.discovery import NO_KEY_PLACEHOLDER, Advertised
 from crossway.integrations.files import Edit, IntegrationError
-from crossway.integrations.opencode import home_dir
+from crossway.integrations.opencode import home_dir, parse_object
 
 # Long enough for a slow reasoning model; crossway keeps the stream alive with pings meanwhile.
 REQUEST_TIMEOUT_MS = "1800000"
@@ -55,7 +55,7 @@ def env_block(origin: str, key: str | None, models: ClaudeModels) -> dict[str, s
 def plan(path: Path, old: str | None, origin: str, key: str | None,
          models: ClaudeModels) -> Edit:
     block = env_block(origin, key, models)
-    root = _parse(path, old)
+    root = parse_object(path, old, "JSON")
     notes = []
     if root is None:
         prefix = old.rstrip() + "\n" if old and old.strip() else ""
@@ -87,17 +87,3 @@ def plan(path: Path, old: str | None, origin: str, key: str | None,
         raise IntegrationError(f"internal error: merging into {path} would change settings "
                                "other than crossway's own; nothing was written")
     return Edit(path, old, new, tuple(notes), (key,) if key else ())
-
-
-def _parse(path: Path, old: str | None) -> jsonc.Node | None:
-    if old is None:
-        return None
-    try:
-        root = jsonc.parse(old)
-    except jsonc.JsoncError as exc:
-        raise IntegrationError(f"{path} is not valid JSON: {exc}; nothing was written. Fix "
-                               "the file (or move it away) and run the command again.") from None
-    if root is not None and not isinstance(root.value, dict):
-        raise IntegrationError(f"{path} must hold a JSON object at the top level; nothing was "
-                               "written")
-    return root

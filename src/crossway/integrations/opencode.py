@@ -99,7 +99,7 @@ def plan(path: Path, old: str | None, models: Sequence[Advertised], origin: str,
         top["model"] = f"{opts.provider_id}/{opts.default_model.id}"
     if opts.small_model is not None:
         top["small_model"] = f"{opts.provider_id}/{opts.small_model.id}"
-    root = _parse(path, old)
+    root = parse_object(path, old)
     notes = _notes(root, opts.provider_id, path)
     if root is None:
         doc: dict[str, Any] = {"$schema": SCHEMA, "provider": {opts.provider_id: entry}, **top}
@@ -114,13 +114,15 @@ def plan(path: Path, old: str | None, models: Sequence[Advertised], origin: str,
     return Edit(path, old, new, tuple(notes), secrets)
 
 
-def _parse(path: Path, old: str | None) -> jsonc.Node | None:
+def parse_object(path: Path, old: str | None, kind: str = "JSON/JSONC") -> jsonc.Node | None:
+    """A client's config file (None when it does not exist yet), which must hold an object;
+    a clear IntegrationError otherwise, before anything is written."""
     if old is None:
         return None
     try:
         root = jsonc.parse(old)
     except jsonc.JsoncError as exc:
-        raise IntegrationError(f"{path} is not valid JSON/JSONC: {exc}; nothing was written. "
+        raise IntegrationError(f"{path} is not valid {kind}: {exc}; nothing was written. "
                                "Fix the file (or move it away) and run the command again.") \
             from None
     if root is not None and not isinstance(root.value, dict):
