@@ -14,22 +14,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 
 from bench import harness, procs, recording
 from bench.load import Lane
 
 LANES = (("fast", harness.OPENAI_MODEL), ("o2a", harness.ANTHROPIC_MODEL))
-
-
-def _crossway(name: str, src: str, upstream_base: str) -> procs.Proc:
-    port = procs.free_port()
-    env = procs.clean_env({"OPENCODE_GO_API_KEY": "bench-key",
-                           "OPENCODE_GO_BASE_URL": upstream_base, "CROSSWAY_LOG_LEVEL": "INFO",
-                           "XDG_DATA_HOME": tempfile.mkdtemp(prefix="crossway-bench-data-"),
-                           "PYTHONPATH": src})
-    return procs.Proc(name, [procs.python(), "-m", "crossway", "serve", "--port", str(port)],
-                      env, harness.PROXY_CPU, port)
 
 
 async def compare(a_src: str, b_src: str, rounds: int, concurrency: int = 64) -> None:
@@ -39,7 +28,8 @@ async def compare(a_src: str, b_src: str, rounds: int, concurrency: int = 64) ->
     try:
         up.wait_listening()
         base = f"http://127.0.0.1:{up.port}/v1"
-        servers = [_crossway("crossway-a", a_src, base), _crossway("crossway-b", b_src, base)]
+        servers = [procs.crossway(procs.free_port(), base, harness.PROXY_CPU, name=f"crossway-{n}",
+                                  src=src) for n, src in (("a", a_src), ("b", b_src))]
         for s in servers:
             s.wait_listening()
         stack = harness.Stack(up, servers[0], servers[1], None)

@@ -151,17 +151,24 @@ CROSSWAY_SRC = os.environ.get("BENCH_CROSSWAY_SRC", "")
 
 
 def crossway(port: int, upstream_base: str, cpu: int | None, workers: int = 1,
-             log_level: str = "INFO", name: str = "crossway") -> Proc:
-    argv = [python(), "-m", "crossway", "serve", "--port", str(port)]
+             log_level: str = "INFO", name: str = "crossway", src: str | None = None,
+             module: str = "crossway", env: Mapping[str, str] | None = None) -> Proc:
+    """crossway from `src` (default: --crossway-src, else the installed one), or another
+    module that runs it (bench.bare), with `env` on top of the bench's own."""
+    argv = [python(), "-m", module, "serve", "--port", str(port)]
     if workers > 1:
         argv += ["--workers", str(workers)]
-    env = clean_env({"OPENCODE_GO_API_KEY": "bench-key", "OPENCODE_GO_BASE_URL": upstream_base,
-                     "CROSSWAY_LOG_LEVEL": log_level,
-                     # Recording on, as users run it, into a store of the bench's own.
-                     "XDG_DATA_HOME": tempfile.mkdtemp(prefix="crossway-bench-data-")})
-    if CROSSWAY_SRC:
-        env["PYTHONPATH"] = CROSSWAY_SRC
-    return Proc(name, argv, env, cpu, port)
+    full = clean_env({"OPENCODE_GO_API_KEY": "bench-key", "OPENCODE_GO_BASE_URL": upstream_base,
+                      "CROSSWAY_LOG_LEVEL": log_level,
+                      # Recording on, as users run it, into a store of the bench's own.
+                      "XDG_DATA_HOME": tempfile.mkdtemp(prefix="crossway-bench-data-"),
+                      **(env or {})})
+    src = src if src is not None else CROSSWAY_SRC
+    # The tree under test first; the repository after it when a bench module runs crossway.
+    path = [p for p in (src, str(ROOT) if module != "crossway" else "") if p]
+    if path:
+        full["PYTHONPATH"] = ":".join(path)
+    return Proc(name, argv, full, cpu, port)
 
 
 LITELLM_KEY = "sk-bench-" + secrets.token_hex(16)  # LiteLLM refuses to start without one

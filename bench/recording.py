@@ -13,7 +13,6 @@ a time on each, alternately, for the added p50.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from typing import Any
 
 from bench import harness, load, procs
@@ -21,14 +20,8 @@ from bench.load import Lane
 
 
 def bare(port: int, upstream_base: str, cpu: int | None) -> procs.Proc:
-    argv = [procs.python(), "-m", "bench.bare", "serve", "--port", str(port)]
-    env = procs.clean_env({"OPENCODE_GO_API_KEY": "bench-key",
-                           "OPENCODE_GO_BASE_URL": upstream_base,
-                           "CROSSWAY_LOG_LEVEL": "INFO", "CROSSWAY_USAGE": "off",
-                           "XDG_DATA_HOME": tempfile.mkdtemp(prefix="crossway-bench-data-")})
-    path = [str(procs.ROOT)] + ([procs.CROSSWAY_SRC] if procs.CROSSWAY_SRC else [])
-    env["PYTHONPATH"] = ":".join(reversed(path))  # the tree under test first, then bench/
-    return procs.Proc("crossway-bare", argv, env, cpu, port)
+    return procs.crossway(port, upstream_base, cpu, name="crossway-bare", module="bench.bare",
+                          env={"CROSSWAY_USAGE": "off"})
 
 
 async def phase_recording(stack: harness.Stack, cfg: harness.Config) -> dict[str, Any]:
