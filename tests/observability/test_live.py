@@ -43,6 +43,31 @@ def test_empty_histogram_has_no_percentile() -> None:
     assert LogHistogram().percentile(0.5) is None
 
 
+def test_prometheus_buckets_from_the_log_buckets_equal_bisect_on_every_value() -> None:
+    """The Prometheus buckets are found per log bucket, and value by value only next to a
+    bound: every value, on a bound, a hair either side of one, or anywhere, lands where
+    bisect over the bounds puts it (le = less than or equal)."""
+    import random
+
+    from crossway.observability.live import LATENCY_BUCKETS, _timed
+    rng = random.Random(7)
+    values = [0.0, 1e-9, 0.0009, 0.001]
+    for bound in LATENCY_BUCKETS:
+        ms = bound * 1000.0
+        values += [ms, ms * (1 - 1e-12), ms * (1 + 1e-12), ms * 0.97, ms * 1.03, ms * 0.999]
+    values += [rng.lognormvariate(6.0, 3.0) for _ in range(5000)]
+    for batch in (values, values[:7], [values[5]], list(reversed(values))):
+        buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        hist = LogHistogram()
+        total = _timed(batch, hist, buckets)
+        expect = [0] * (len(LATENCY_BUCKETS) + 1)
+        for v in batch:
+            expect[bisect.bisect_left(LATENCY_BUCKETS, v / 1000.0)] += 1
+        assert buckets == expect
+        assert hist.count == len(batch)
+        assert total == pytest.approx(sum(batch) / 1000.0)
+
+
 def test_cache_reuses_until_ttl_or_new_rows_after_fresh() -> None:
     now = [0.0]
     cache = TTLCache(clock=lambda: now[0])

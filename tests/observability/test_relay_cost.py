@@ -274,9 +274,9 @@ def test_rows_made_a_column_at_a_time_equal_rows_made_one_by_one() -> None:
         return [to_row(r, time.perf_counter(), client_family(r.user_agent or ""),
                        recorder._price_of) for r in records]
     rows, listed = recorder._rows(plain)
-    assert rows == one_by_one(plain) and listed == []
+    assert list(rows) == one_by_one(plain) and listed == []
     assert {r.cost_estimated for r in rows} == {True, False}  # both ways of costing met
     mixed = [*plain[:3], failed.record, *plain[3:]]
     rows, listed = recorder._rows(mixed)
-    assert rows == one_by_one(mixed)
+    assert list(rows) == one_by_one(mixed)
     assert listed == [("go-a", "glm-5.1", "upstream_status")]

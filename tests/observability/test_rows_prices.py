@@ -8,6 +8,7 @@ from crossway.observability.prices import GO_PRICES, ZEN_PRICES, estimate_cost, 
 from crossway.observability.rows import (
     CLIENT_FAMILIES,
     COLUMNS,
+    RowBatch,
     client_family,
     row_from_values,
 )
@@ -51,6 +52,21 @@ def test_row_values_round_trip() -> None:
     as_sqlite = tuple(int(v) if isinstance(v, bool) else v for v in values)
     assert row_from_values(as_sqlite) == row
     assert row.attempt_list()[0]["status"] == 200
+
+
+def test_a_batch_of_columns_hands_back_the_rows_it_was_made_of() -> None:
+    """RowBatch: the same rows as tuples, in order, however it is cut or joined."""
+    rows = [make_row(request_id=f"req_{i}", ts=1.7e9 + i, input_tokens=i,
+                     cost_usd=None if i % 3 else i / 100) for i in range(7)]
+    batch = RowBatch.of(rows)
+    assert len(batch) == 7 and list(batch) == rows and batch[3] == rows[3]
+    assert batch.column("input_tokens") == list(range(7))
+    assert list(batch[-2:]) == rows[-2:] and list(batch.take([5, 0])) == [rows[5], rows[0]]
+    assert list(RowBatch.concat([batch[:2], batch[2:], RowBatch.of([])])) == rows
+    assert RowBatch.of(batch) is batch and len(RowBatch.of([])) == 0
+    assert type(batch[0]).__name__ == "UsageRow" and batch[0].input_tokens == 0
+    with pytest.raises(ValueError, match="columns"):
+        RowBatch([[1], [2]])
 
 
 def test_estimates_from_the_table() -> None:

@@ -26,13 +26,14 @@ from itertools import compress, repeat
 from typing import Any
 
 from crossway.observability.records import RequestRecord
-from crossway.observability.rows import OK_OUTCOMES, UsageRow
+from crossway.observability.rows import OK_OUTCOMES, RowBatch, UsageRow
 from crossway.observability.store.base import PERCENTILES, Totals
 
 # Prometheus histogram bounds (seconds): LLM answers range from a cached 50 ms to minutes.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
                    60.0, 120.0, 300.0, 600.0)
-_GROWTH = math.log(1.02)
+_BASE = 1.02
+_GROWTH = math.log(_BASE)
 # More distinct models than this (clients may send any string) share one "(other)" group.
 MAX_GROUPS = 500
 SERIES_MINUTES = 24 * 60
@@ -42,14 +43,10 @@ NONE_LABEL = "none"
 GroupKey = tuple[str, str, int, str]  # model, instance, status, outcome
 AttemptResult = tuple[str, str, str]  # instance, model, "ok" or the failure kind
 
-# Figures are folded in per batch of rows (Recorder.flush, every 250 ms), a column at a time:
-# sum(map(getter, rows)) loops in C, where a Python statement per field per row cost several
-# microseconds a request (docs/benchmarks.md).
-_FIELD = {name: operator.itemgetter(i) for i, name in enumerate(UsageRow._fields)}
-_GROUP_OF = operator.itemgetter(*(UsageRow._fields.index(f) for f in (
-    "upstream_model", "model_requested", "instance", "status", "outcome")))
-_ONLY_ATTEMPT = operator.itemgetter(*(UsageRow._fields.index(f) for f in (
-    "instance", "upstream_model", "attempts_json")))
+# Figures are folded in per batch of rows (Recorder.flush, every 250 ms), a column at a time
+# (the batch's own columns: rows.RowBatch): sum(column) loops in C, where a Python statement
+# per field per row cost several microseconds a request (docs/benchmarks.md).
+_GROUP_FIELDS = ("upstream_model", "model_requested", "instance", "status", "outcome")
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 _not_none = partial(operator.is_not, None)
 _MIN_MS = 0.001
@@ -67,15 +64,19 @@ class LogHistogram:
     def add(self, ms: float) -> None:
         self.add_many((ms,))
 
-    def add_many(self, values: Sequence[float]) -> None:
+    def add_many(self, values: Sequence[float]) -> list[int]:
+        """Count the values; returns each one's bucket index, in their order."""
         if not values:
-            return
+            return []
+        if min(values) < _MIN_MS:
+            values = list(map(max, values, repeat(_MIN_MS)))
+        # log(v, 1.02) is log(v) / log(1.02): the same float as dividing by _GROWTH.
+        indexes = list(map(math.floor, map(math.log, values, repeat(_BASE))))
         buckets = self.buckets
-        found = collections.Counter(map(math.floor, map(operator.truediv, map(
-            math.log, map(max, values, repeat(_MIN_MS))), repeat(_GROWTH))))
-        for i, n in found.items():
+        for i, n in collections.Counter(indexes).items():
             buckets[i] = buckets.get(i, 0) + n
         self.count += len(values)
+        return indexes
 
     def merge(self, other: LogHistogram) -> None:
         for i, n in other.buckets.items():
@@ -124,31 +125,34 @@ class Agg:
     latency_sum: float = 0.0
     ttfb_sum: float = 0.0
 
-    def add_rows(self, rows: Sequence[UsageRow], errors: bool) -> None:
+    def add_rows(self, batch: RowBatch, errors: bool) -> None:
         """Rows of this aggregate's group; `errors` when their outcome is a failure."""
-        n = len(rows)
+        col = batch.column
+        n = len(batch)
         self.requests += n
         if errors:
             self.errors += n
-        self.fallbacks += sum(map(_FIELD["fallbacks"], rows))
-        self.input_tokens += sum(map(_FIELD["input_tokens"], rows))
-        self.output_tokens += sum(map(_FIELD["output_tokens"], rows))
-        self.cache_read_tokens += sum(map(_FIELD["cache_read_tokens"], rows))
-        self.cache_write_tokens += sum(map(_FIELD["cache_write_tokens"], rows))
-        self.reasoning_tokens += sum(map(_FIELD["reasoning_tokens"], rows))
-        costs = list(map(_FIELD["cost_usd"], rows))
+        self.fallbacks += sum(col("fallbacks"))
+        self.input_tokens += sum(col("input_tokens"))
+        self.output_tokens += sum(col("output_tokens"))
+        self.cache_read_tokens += sum(col("cache_read_tokens"))
+        self.cache_write_tokens += sum(col("cache_write_tokens"))
+        self.reasoning_tokens += sum(col("reasoning_tokens"))
+        costs = col("cost_usd")
         unknown = costs.count(None)
         if unknown < n:
             self.cost_usd += sum(filter(None, costs))
-            self.estimated_cost_usd += sum(filter(None, compress(
-                costs, map(_FIELD["cost_estimated"], rows))))
+            self.estimated_cost_usd += sum(filter(None, compress(costs,
+                                                                 col("cost_estimated"))))
         if unknown:
-            self.unpriced += sum(1 for r in rows if r.cost_usd is None
-                                 and (r.input_tokens or r.output_tokens))
-        self.latency_sum += _timed(list(map(_FIELD["duration_ms"], rows)), self.latency,
-                                   self.latency_buckets)
-        self.ttfb_sum += _timed(list(filter(_not_none, map(_FIELD["ttfb_ms"], rows))),
-                                self.ttfb, self.ttfb_buckets)
+            self.unpriced += sum(1 for cost, i, o in zip(costs, col("input_tokens"),
+                                                         col("output_tokens"), strict=True)
+                                 if cost is None and (i or o))
+        self.latency_sum += _timed(col("duration_ms"), self.latency, self.latency_buckets)
+        ttfb = col("ttfb_ms")
+        if None in ttfb:
+            ttfb = list(filter(_not_none, ttfb))
+        self.ttfb_sum += _timed(ttfb, self.ttfb, self.ttfb_buckets)
 
     def merge(self, o: Agg) -> None:
         for name in ("requests", "errors", "fallbacks", "input_tokens", "output_tokens",
@@ -177,15 +181,48 @@ def _round(v: float | None) -> float | None:
 
 
 def _timed(ms: list[float], hist: LogHistogram, buckets: list[int]) -> float:
-    """Milliseconds into the log histogram and the Prometheus buckets; their sum in seconds."""
+    """Milliseconds into the log histogram and the Prometheus buckets; their sum in seconds.
+
+    The Prometheus bucket comes from the log bucket, one lookup per distinct log bucket a
+    batch touches (a handful), not one bisect per value: a log bucket no Prometheus bound
+    falls in or next to holds values of one Prometheus bucket only. The few values in log
+    buckets around a bound are placed one by one, exactly as bisect would."""
     if not ms:
         return 0.0
-    hist.add_many(ms)
-    seconds = list(map(operator.truediv, ms, repeat(1000.0)))
-    for i, n in collections.Counter(map(bisect.bisect_left, repeat(LATENCY_BUCKETS),
-                                        seconds)).items():
-        buckets[i] += n
-    return float(sum(seconds))
+    indexes = hist.add_many(ms)
+    near: set[int] | None = None
+    for i, n in collections.Counter(indexes).items():
+        b = _prom_bucket(i)
+        if b is None:
+            near = near or set()
+            near.add(i)
+        else:
+            buckets[b] += n
+    if near:
+        for value, i in zip(ms, indexes, strict=True):
+            if i in near:
+                buckets[bisect.bisect_left(LATENCY_BUCKETS, value / 1000.0)] += 1
+    return float(sum(ms)) / 1000.0
+
+
+# Log bucket index -> the Prometheus bucket of all its values, None when a bound is in or
+# next to it (bounded: indexes are those of durations seen, at most a few thousand).
+_PROM_OF: dict[int, int | None] = {}
+# Log buckets where a Prometheus bound falls, with one on each side for float rounding.
+_NEAR_BOUNDS = frozenset(i + d for b in LATENCY_BUCKETS
+                         for i in (math.floor(math.log(b * 1000.0, _BASE)),) for d in (-1, 0, 1))
+
+
+def _prom_bucket(i: int) -> int | None:
+    found = _PROM_OF.get(i, -1)
+    if found != -1:
+        return found
+    if i in _NEAR_BOUNDS:
+        b = None
+    else:  # every value of bucket i lies between its edges, both in one Prometheus bucket
+        b = bisect.bisect_left(LATENCY_BUCKETS, math.exp((i + 0.5) * _GROWTH) / 1000.0)
+    _PROM_OF[i] = b
+    return b
 
 
 class LiveStats:
@@ -214,37 +251,37 @@ class LiveStats:
 
     def add_rows(self, rows: Sequence[UsageRow], attempt_results: Iterable[AttemptResult],
                  ) -> None:
-        """A batch of finished requests. `attempt_results`: (instance, model, "ok" or the
-        failure kind) for every attempt of the rows that keep their attempts as JSON; a row
-        without (one clean attempt: attempts_json None) counts its own target as "ok"."""
-        if not rows:
+        """A batch of finished requests (a RowBatch, or any rows). `attempt_results`:
+        (instance, model, "ok" or the failure kind) for every attempt of the rows that keep
+        their attempts as JSON; a row without (one clean attempt: attempts_json None)
+        counts its own target as "ok"."""
+        batch = RowBatch.of(rows)
+        n = len(batch)
+        if not n:
             return
-        keys = list(map(_GROUP_OF, rows))
-        by_group: dict[tuple[Any, ...], Sequence[UsageRow]]
-        if keys.count(keys[0]) == len(keys):  # one group: the usual batch, no loop
-            by_group = {keys[0]: rows}
+        keys = [batch.column(name) for name in _GROUP_FIELDS]
+        groups: dict[tuple[Any, ...], RowBatch]
+        if all(column.count(column[0]) == n for column in keys):  # the usual batch
+            groups = {tuple(column[0] for column in keys): batch}
         else:
-            lists: dict[tuple[Any, ...], list[UsageRow]] = {}
-            for key, row in zip(keys, rows, strict=True):
-                bucket = lists.get(key)
-                if bucket is None:
-                    lists[key] = [row]
-                else:
-                    bucket.append(row)
-            by_group = dict(lists)
+            where: dict[tuple[Any, ...], list[int]] = {}
+            for i, key in enumerate(zip(*keys, strict=True)):
+                where.setdefault(key, []).append(i)
+            groups = {key: batch.take(indexes) for key, indexes in where.items()}
         errors = 0
-        for (upstream_model, requested, instance, status, outcome), same in by_group.items():
+        for (upstream_model, requested, instance, status, outcome), same in groups.items():
             failed = outcome not in OK_OUTCOMES
             self._agg(upstream_model or requested or NONE_LABEL, instance or NONE_LABEL,
                       status, outcome).add_rows(same, failed)
             errors += len(same) if failed else 0
-        self._count_attempts(rows, attempt_results)
-        if any(map(_FIELD["fallbacks"], rows)):
-            for row in rows:
-                if row.fallbacks:
-                    self.fallbacks[row.outcome] = self.fallbacks.get(row.outcome, 0) + 1
-        self.recent.extend(rows)
-        self._add_to_series(rows, errors)
+        self._count_attempts(batch, attempt_results)
+        fallbacks = batch.column("fallbacks")
+        if any(fallbacks):
+            for outcome, fell_back in zip(batch.column("outcome"), fallbacks, strict=True):
+                if fell_back:
+                    self.fallbacks[outcome] = self.fallbacks.get(outcome, 0) + 1
+        self.recent.extend(batch[-RECENT:])
+        self._add_to_series(batch, errors)
 
     def _agg(self, model: str, instance: str, status: int, outcome: str) -> Agg:
         key = (model, instance, status, outcome)
@@ -257,28 +294,29 @@ class LiveStats:
             agg = self.groups[key] = Agg()
         return agg
 
-    def _count_attempts(self, rows: Sequence[UsageRow],
-                        results: Iterable[AttemptResult]) -> None:
+    def _count_attempts(self, batch: RowBatch, results: Iterable[AttemptResult]) -> None:
         attempts = self.attempts
-        for (instance, model, listed), n in collections.Counter(
-                map(_ONLY_ATTEMPT, rows)).items():
+        for (instance, model, listed), n in collections.Counter(zip(
+                batch.column("instance"), batch.column("upstream_model"),
+                batch.column("attempts_json"), strict=True)).items():
             if listed is None and instance is not None:
                 only = (instance, model or NONE_LABEL, "ok")
                 attempts[only] = attempts.get(only, 0) + n
         for result in results:
             attempts[result] = attempts.get(result, 0) + 1
 
-    def _add_to_series(self, rows: Sequence[UsageRow], errors: int) -> None:
-        minutes = list(map(int, map(operator.floordiv, map(_FIELD["ts"], rows), repeat(60))))
+    def _add_to_series(self, batch: RowBatch, errors: int) -> None:
+        col = batch.column
+        minutes = list(map(int, map(operator.floordiv, col("ts"), repeat(60))))
+        tokens = [col(name) for name in _TOKEN_FIELDS]
         if min(minutes) != max(minutes):  # a batch across a minute's end: row by row
-            for minute, row in zip(minutes, rows, strict=True):
-                self._point(minute, 1, int(row.outcome not in OK_OUTCOMES),
-                            row.input_tokens + row.output_tokens + row.cache_read_tokens
-                            + row.cache_write_tokens, row.cost_usd or 0.0)
+            for minute, outcome, cost, *counts in zip(minutes, col("outcome"),
+                                                      col("cost_usd"), *tokens, strict=True):
+                self._point(minute, 1, int(outcome not in OK_OUTCOMES), sum(counts),
+                            cost or 0.0)
             return
-        tokens = sum(sum(map(_FIELD[name], rows)) for name in _TOKEN_FIELDS)
-        self._point(minutes[0], len(rows), errors, tokens,
-                    sum(filter(None, map(_FIELD["cost_usd"], rows))))
+        self._point(minutes[0], len(batch), errors, sum(map(sum, tokens)),
+                    sum(filter(None, col("cost_usd"))))
 
     def _point(self, minute: int, requests: int, errors: int, tokens: int,
                cost: float) -> None:

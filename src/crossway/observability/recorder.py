@@ -23,7 +23,13 @@ from crossway.observability import prices, rowbatch
 from crossway.observability.live import LiveStats
 from crossway.observability.quota import GO_BACKEND_TYPE, QuotaMeter
 from crossway.observability.records import RequestRecord, attempt_dict
-from crossway.observability.rows import UsageRow, attempts_json, client_family, new_row
+from crossway.observability.rows import (
+    RowBatch,
+    UsageRow,
+    attempts_json,
+    client_family,
+    new_row,
+)
 from crossway.observability.store.writer import UsageWriter
 
 log = logging.getLogger("crossway")
@@ -185,8 +191,7 @@ class Recorder:
         if self.writer is not None:
             self.writer.put_many(rows)
 
-    def _rows(self, records: list[RequestRecord],
-              ) -> tuple[list[UsageRow], list[tuple[str, str, str]]]:
+    def _rows(self, records: list[RequestRecord]) -> tuple[RowBatch, list[tuple[str, str, str]]]:
         """The batch's rows in its order, and (instance, model, result) of every attempt of
         the rows that list their attempts."""
         flags: list[bool] | None = None
@@ -223,4 +228,4 @@ class Recorder:
                 log.exception("recording %s failed", record.request_id)
                 continue
             rows.append(row)
-        return rows, listed
+        return RowBatch.of(rows), listed

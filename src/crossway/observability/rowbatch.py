@@ -3,8 +3,9 @@
 `to_row` (recorder.py) makes one row from one record with ~130 Python bytecodes. Most
 records are alike: one attempt that answered as the client was answered, with usage, a first
 byte and outcome "ok". For those, every column of the batch is read with operator.attrgetter
-over the whole list (C loops, dotted paths included), and the rows are zipped together; the
-rest of the batch goes through `to_row` one by one. Same rows, same order, a fraction of the
+over the whole list (C loops, dotted paths included) into a RowBatch (rows.py), which the
+live figures and the SQLite store read column by column without a tuple per row; the rest
+of the batch goes through `to_row` one by one. Same rows, same order, a fraction of the
 interpreter's work per request (docs/benchmarks.md). tests/observability/test_rows_prices.py
 checks the two ways against each other.
 """
@@ -16,7 +17,7 @@ from itertools import repeat
 from operator import add, attrgetter, eq, mul, sub, truediv
 from typing import TYPE_CHECKING, Any
 
-from crossway.observability.rows import UsageRow, new_row
+from crossway.observability.rows import RowBatch
 
 if TYPE_CHECKING:
     from crossway.exchange import Attempt
@@ -79,9 +80,9 @@ def plain_attempts(records: Sequence[RequestRecord]) -> list[Attempt] | None:
 
 def plain_rows(records: Sequence[RequestRecord], only: Sequence[Attempt],
                families: dict[str | None, str], family_of: Callable[[str | None], str],
-               price_of: PriceLookup) -> list[UsageRow]:
+               price_of: PriceLookup) -> RowBatch:
     """Rows of records that are all plain(), with their one attempt each (`only`), in
-    their order and UsageRow's field order. `families`: client family by User-Agent, as far
+    their order, a column at a time. `families`: client family by User-Agent, as far
     as known; `family_of` for the rest."""
     n = len(records)
     agents = list(map(_UA, records))
@@ -95,17 +96,25 @@ def plain_rows(records: Sequence[RequestRecord], only: Sequence[Attempt],
     types = list(map(_BACKEND_TYPE, only))
     tokens = _token_columns(list(map(_TOKENS, map(_A_USAGE, only))))
     costs, estimated = _costs(only, types, models, tokens, price_of)
-    columns: list[Any] = [
-        map(_ID, records), map(_TS, records), map(_CLIENT_DIALECT, records),
-        family, map(_SESSION, records), map(_ASKED, records),
-        map("{}:{}".format, instances, models), instances, map(_BACKEND, only), types,
-        models, map(_DIALECT, only), map(_A_FAST, only), map(_STREAM, records),
-        map(_STATUS, records), map(_OUTCOME, records), repeat(1, n), repeat(0, n),
-        map(mul, map(sub, map(_ENDED, records), started), repeat(1000.0)),
-        map(mul, map(sub, map(_FIRST_BYTE, records), started), repeat(1000.0)),
-        *tokens, costs, estimated, map(_KEY_ID, records),
-        map(_ERROR, records), repeat(None, n)]
-    return list(map(new_row, zip(*columns, strict=True)))
+    return RowBatch([
+        list(map(_ID, records)), list(map(_TS, records)), list(map(_CLIENT_DIALECT, records)),
+        family, list(map(_SESSION, records)), list(map(_ASKED, records)),
+        _targets(instances, models), instances, list(map(_BACKEND, only)), types,
+        models, list(map(_DIALECT, only)), list(map(_A_FAST, only)),
+        list(map(_STREAM, records)), list(map(_STATUS, records)),
+        list(map(_OUTCOME, records)), [1] * n, [0] * n,
+        list(map(mul, map(sub, map(_ENDED, records), started), repeat(1000.0))),
+        list(map(mul, map(sub, map(_FIRST_BYTE, records), started), repeat(1000.0))),
+        *tokens, costs, estimated, list(map(_KEY_ID, records)),
+        list(map(_ERROR, records)), [None] * n])
+
+
+def _targets(instances: list[str], models: list[str]) -> list[str]:
+    """`instance:model` of each row; one string shared when the batch went to one place."""
+    if instances and instances.count(instances[0]) == len(instances) \
+            and models.count(models[0]) == len(models):
+        return [f"{instances[0]}:{models[0]}"] * len(instances)
+    return list(map("{}:{}".format, instances, models))
 
 
 def _costs(only: Sequence[Attempt], types: list[str], models: list[str],

@@ -8,9 +8,9 @@ inbound client key, `instance` names the upstream credential (`opencode-go.2`), 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast, overload
 
 import orjson
 
@@ -91,6 +91,70 @@ _BOOL_INDEXES = tuple(COLUMNS.index(name) for name in sorted(BOOL_COLUMNS))
 # UsageRow from a tuple of its 30 values in field order, without the named tuple's own
 # __new__ (a Python function of 30 parameters: ~0.3 us more per request).
 new_row = cast(Callable[[tuple[Any, ...]], UsageRow], partial(tuple.__new__, UsageRow))
+
+
+class RowBatch(Sequence[UsageRow]):
+    """Usage rows held a column at a time: `columns[i]` is every row's value of COLUMNS[i].
+
+    The recorder makes the rows of most batches a column at a time (rowbatch.py), the live
+    figures fold columns in, and the SQLite store binds its INSERT's values from them: no
+    30-value tuple per request is built, kept until the store has written it, and taken
+    apart again. As a Sequence it still hands out UsageRow tuples (made on demand) to
+    whatever wants rows: the Postgres store, the dashboard's last requests, tests."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: Sequence[list[Any]]) -> None:
+        if len(columns) != len(COLUMNS):
+            raise ValueError(f"a usage row has {len(COLUMNS)} columns, not {len(columns)}")
+        self.columns = list(columns)
+
+    @classmethod
+    def of(cls, rows: Iterable[UsageRow]) -> RowBatch:
+        """The rows, column by column (a RowBatch is returned as it is)."""
+        if isinstance(rows, RowBatch):
+            return rows
+        listed = list(rows)
+        if not listed:
+            return cls([[] for _ in COLUMNS])
+        return cls([list(column) for column in zip(*listed, strict=True)])
+
+    @classmethod
+    def concat(cls, batches: Sequence[RowBatch]) -> RowBatch:
+        if len(batches) == 1:
+            return batches[0]
+        columns: list[list[Any]] = [[] for _ in COLUMNS]
+        for batch in batches:
+            for into, column in zip(columns, batch.columns, strict=True):
+                into += column
+        return cls(columns)
+
+    def column(self, name: str) -> list[Any]:
+        return self.columns[_INDEX[name]]
+
+    def take(self, indexes: Sequence[int]) -> RowBatch:
+        """The rows at these positions, in this order."""
+        return RowBatch([list(map(column.__getitem__, indexes)) for column in self.columns])
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @overload
+    def __getitem__(self, index: int) -> UsageRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RowBatch: ...
+
+    def __getitem__(self, index: int | slice) -> UsageRow | RowBatch:
+        if isinstance(index, slice):
+            return RowBatch([column[index] for column in self.columns])
+        return new_row(tuple([column[index] for column in self.columns]))
+
+    def __iter__(self) -> Iterator[UsageRow]:
+        return map(new_row, zip(*self.columns, strict=True))
+
+
+_INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
 
 def attempts_json(attempts: Sequence[Mapping[str, Any]]) -> str:

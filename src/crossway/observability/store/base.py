@@ -106,7 +106,7 @@ class UsageStore(ABC):
 
     @abstractmethod
     async def write(self, rows: Sequence[UsageRow]) -> None:
-        """Insert rows; a row whose request_id is already stored is skipped."""
+        """Insert rows (a RowBatch, or any rows), all or none."""
 
     async def totals(self, since: float, until: float | None = None) -> Totals:
         groups = await self._aggregate(None, since, until, None)

@@ -9,14 +9,14 @@ The standard sqlite3 module blocks, so every statement runs on a single dedicate
 from __future__ import annotations
 
 import asyncio
-import operator
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
-from crossway.observability.rows import COLUMNS, UsageRow, row_from_values
+from crossway.observability.rows import COLUMNS, RowBatch, UsageRow, row_from_values
 from crossway.observability.store import sql
 from crossway.observability.store.base import (
     CostSum,
@@ -51,8 +51,8 @@ _DIMENSIONS = {
 # 32,766 since 3.32, older builds 999: the connection's own limit is read at open).
 ROWS_PER_INSERT = 100
 _PER_ROW = len(FACT_COLUMNS) + 1  # values bound per row: its own, and its route's id
-_ROUTE_OF = operator.itemgetter(*(COLUMNS.index(c) for c in ROUTE_COLUMNS))
-_FACTS_OF = operator.itemgetter(*(COLUMNS.index(c) for c in FACT_COLUMNS))
+_ROUTE_INDEXES = tuple(COLUMNS.index(c) for c in ROUTE_COLUMNS)
+_FACT_INDEXES = tuple(COLUMNS.index(c) for c in FACT_COLUMNS)
 
 
 def _route_id(conn: sqlite3.Connection, route: tuple[Any, ...]) -> int:
@@ -146,7 +146,8 @@ class SQLiteStore(UsageStore):
         return stmt
 
     async def write(self, rows: Sequence[UsageRow]) -> None:
-        if not rows:
+        batch = RowBatch.of(rows)
+        if not batch:
             return
         # Many rows per INSERT, not executemany: the sqlite3 module lets go of the GIL around
         # every statement it steps, and a writer thread taking it back once per row made the
@@ -157,27 +158,35 @@ class SQLiteStore(UsageStore):
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 with _transaction(conn):
-                    for i in range(0, len(rows), per):
-                        batch = rows[i:i + per]
-                        conn.execute(self._insert_sql(len(batch)), self._values(conn, batch))
+                    values = self._values(conn, batch)
+                    n = len(batch)
+                    for i in range(0, n, per):
+                        k = min(per, n - i)
+                        conn.execute(self._insert_sql(k),
+                                     values[i * _PER_ROW:(i + k) * _PER_ROW])
             except BaseException:
                 # Routes this transaction added are gone with it: forget every id learnt.
                 self._routes.clear()
                 raise
         await self._run(insert)
 
-    def _values(self, conn: sqlite3.Connection, rows: Sequence[UsageRow]) -> list[Any]:
-        """The rows' own values and route ids, flat, in the INSERT's order (writer thread)."""
+    def _values(self, conn: sqlite3.Connection, batch: RowBatch) -> list[Any]:
+        """Every row's own values and route id, flat, in the INSERT's order (writer thread),
+        read from the batch's columns: no tuple per row but the route key of a new route."""
+        columns = batch.columns
         routes: dict[tuple[Any, ...], int] = self._routes
-        values: list[Any] = []
-        extend, append = values.extend, values.append
-        for route, facts in zip(map(_ROUTE_OF, rows), map(_FACTS_OF, rows), strict=True):
-            rid = routes.get(route)
-            if rid is None:
-                rid = routes[route] = _route_id(conn, route)
-            extend(facts)
-            append(rid)
-        return values
+        route_columns = [columns[i] for i in _ROUTE_INDEXES]
+        ids: list[int | None] = list(map(routes.get, zip(*route_columns, strict=True)))
+        if None in ids:
+            for i, rid in enumerate(ids):
+                if rid is None:
+                    route = tuple(column[i] for column in route_columns)
+                    found = routes.get(route)
+                    if found is None:
+                        found = routes[route] = _route_id(conn, route)
+                    ids[i] = found
+        return list(chain.from_iterable(zip(*(columns[i] for i in _FACT_INDEXES), ids,
+                                            strict=True)))
 
     async def _aggregate(self, dim: GroupBy | None, since: float, until: float | None,
                          limit: int | None) -> list[Group]:

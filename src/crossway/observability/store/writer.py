@@ -15,10 +15,10 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from crossway.observability.rows import UsageRow
+from crossway.observability.rows import RowBatch, UsageRow
 from crossway.observability.store.base import StoreError, UsageStore
 
 log = logging.getLogger("crossway.usage")
@@ -46,7 +46,8 @@ class UsageWriter:
         self._flush_interval = flush_interval
         self._retention_days = retention_days
         self._clock = clock
-        self._buffer: collections.deque[UsageRow] = collections.deque()
+        self._buffer: collections.deque[RowBatch] = collections.deque()
+        self._queued = 0  # rows in _buffer
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._opened = False
@@ -61,33 +62,35 @@ class UsageWriter:
 
     def put(self, row: UsageRow) -> None:
         """Queue one row; never blocks, never raises."""
-        buf = self._buffer
-        if len(buf) >= self._max_queue or self._closing:
-            self.counters.rows_dropped += 1
+        self.put_many(RowBatch.of([row]))
+
+    def put_many(self, rows: Sequence[UsageRow]) -> None:
+        """Queue a batch of rows (kept as a RowBatch: the recorder's are already one);
+        never blocks, never raises. Rows beyond the queue's bound are dropped, counted and
+        said once until the store catches up."""
+        batch = RowBatch.of(rows)
+        n = len(batch)
+        room = self._max_queue - self._queued if not self._closing else 0
+        if n > room:
+            self.counters.rows_dropped += n - max(room, 0)
             if not self._overflowing:
                 self._overflowing = True
                 log.error("usage store is not keeping up (%d rows waiting, %s): dropping "
-                          "usage rows until it catches up", len(buf), self.store.description)
+                          "usage rows until it catches up", self._queued,
+                          self.store.description)
+            if room <= 0:
+                return
+            batch, n = batch[:room], room
+        if not n:
             return
-        buf.append(row)
-        if len(buf) >= self._batch_size:
+        self._buffer.append(batch)
+        self._queued += n
+        if self._queued >= self._batch_size:
             self._wake.set()
-
-    def put_many(self, rows: list[UsageRow]) -> None:
-        """Queue a batch of rows, as put() does each."""
-        buf = self._buffer
-        room = self._max_queue - len(buf) if not self._closing else 0
-        if len(rows) <= room:
-            buf.extend(rows)
-            if len(buf) >= self._batch_size:
-                self._wake.set()
-            return
-        for row in rows:
-            self.put(row)
 
     @property
     def queued(self) -> int:
-        return len(self._buffer)
+        return self._queued
 
     @property
     def healthy(self) -> bool:
@@ -120,11 +123,13 @@ class UsageWriter:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                self._drop(len(self._buffer), "the store did not finish before shutdown")
+                self._drop(self._queued, "the store did not finish before shutdown")
                 self._buffer.clear()
+                self._queued = 0
         elif self._buffer:
-            self._drop(len(self._buffer), "the writer was closed without being started")
+            self._drop(self._queued, "the writer was closed without being started")
             self._buffer.clear()
+            self._queued = 0
         await self.store.close()
 
     # --- background ---------------------------------------------------------------------
@@ -133,23 +138,32 @@ class UsageWriter:
         while True:
             # Wait out the interval unless a full batch is ready: fewer, larger transactions
             # cost the loop's process less CPU than writing each trickle of rows at once.
-            if len(self._buffer) < self._batch_size and not self._closing:
+            if self._queued < self._batch_size and not self._closing:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
             while self._buffer:
-                n = min(len(self._buffer), self._batch_size)
-                batch = [self._buffer.popleft() for _ in range(n)]
-                await self._write(batch)
-                if len(self._buffer) < self._batch_size and not self._closing:
+                await self._write(self._take())
+                if self._queued < self._batch_size and not self._closing:
                     break
-            if self._overflowing and len(self._buffer) < self._max_queue // 2:
+            if self._overflowing and self._queued < self._max_queue // 2:
                 self._overflowing = False
                 log.warning("usage store caught up; %d rows dropped in total so far",
                             self.counters.rows_dropped)
             if self._closing and not self._buffer:
                 return
             await self._maybe_prune()
+
+    def _take(self) -> RowBatch:
+        """The queued batches, up to about batch_size rows (whole batches: the recorder's
+        are a few hundred rows at most), as one."""
+        taken = [self._buffer.popleft()]
+        n = len(taken[0])
+        while self._buffer and n + len(self._buffer[0]) <= self._batch_size:
+            n += len(self._buffer[0])
+            taken.append(self._buffer.popleft())
+        self._queued -= n
+        return RowBatch.concat(taken)
 
     async def _ensure_open(self) -> bool:
         if self._opened:
@@ -162,7 +176,7 @@ class UsageWriter:
         self._opened = True
         return True
 
-    async def _write(self, batch: list[UsageRow]) -> None:
+    async def _write(self, batch: RowBatch) -> None:
         self._inflight = len(batch)
         try:
             if not await self._ensure_open():
