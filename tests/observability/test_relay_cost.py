@@ -245,8 +245,9 @@ def test_rows_made_a_column_at_a_time_equal_rows_made_one_by_one() -> None:
     from crossway.observability.recorder import Recorder
     from crossway.observability.rows import client_family
 
-    def served(stream: bool, cost: bool, agent: str | None, key: str | None) -> Any:
-        ex = _exchange(CHAT, _chat_body(stream), _target("go-a", "glm-5.1"))
+    def served(stream: bool, cost: bool, agent: str | None, key: str | None,
+               where: tuple[str, str] = ("go-a", "glm-5.1")) -> Any:
+        ex = _exchange(CHAT, _chat_body(stream), _target(*where))
         tail = STOP + DONE + (COST if cost else b"")
         reply = _replying(ROLE + HELLO, tail) if stream else _replying(
             orjson.dumps({**UNARY, **({} if cost else {"cost": None})}), headers=JSON)
@@ -276,6 +277,12 @@ def test_rows_made_a_column_at_a_time_equal_rows_made_one_by_one() -> None:
     rows, listed = recorder._rows(plain)
     assert list(rows) == one_by_one(plain) and listed == []
     assert {r.cost_estimated for r in rows} == {True, False}  # both ways of costing met
+    # A batch whose attempts went to more than one instance and model: no shared column.
+    elsewhere = [*plain, served(False, False, None, None, ("go-b", "kimi-k2.6"))]
+    rows, listed = recorder._rows(elsewhere)
+    assert list(rows) == one_by_one(elsewhere) and listed == []
+    assert {r.target for r in rows} == {"go-a:glm-5.1", "go-b:kimi-k2.6"}
+    rows, listed = recorder._rows(plain)
     mixed = [*plain[:3], failed.record, *plain[3:]]
     rows, listed = recorder._rows(mixed)
     assert list(rows) == one_by_one(mixed)

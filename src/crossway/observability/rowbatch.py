@@ -43,13 +43,15 @@ _A_FAILURE = attrgetter("failure")
 _A_USAGE = attrgetter("usage")
 _A_COST = attrgetter("cost")
 _A_FAST = attrgetter("fast")
-_INSTANCE = attrgetter("target.instance.name")
+_T_INSTANCE = attrgetter("target.instance")
+_T_MODEL = attrgetter("target.model")
+_NAME = attrgetter("name")
+_NAME_ID = attrgetter("id")
 _BACKEND = attrgetter("target.instance.provider.name")
 _BACKEND_TYPE = attrgetter("target.instance.provider.settings.type")
-_MODEL = attrgetter("target.model.id")
 _DIALECT = attrgetter("target.model.dialect")
-_TOKENS = attrgetter("input_tokens", "output_tokens", "cache_read_tokens",
-                     "cache_creation_tokens", "reasoning_tokens")
+_TOKENS = tuple(map(attrgetter, ("input_tokens", "output_tokens", "cache_read_tokens",
+                                 "cache_creation_tokens", "reasoning_tokens")))
 
 
 def plain(record: RequestRecord) -> bool:
@@ -91,16 +93,14 @@ def plain_rows(records: Sequence[RequestRecord], only: Sequence[Attempt],
         family = [f if f is not None else family_of(ua) for f, ua in zip(family, agents,
                                                                           strict=True)]
     started = list(map(_STARTED, records))
-    instances = list(map(_INSTANCE, only))
-    models = list(map(_MODEL, only))
-    types = list(map(_BACKEND_TYPE, only))
-    tokens = _token_columns(list(map(_TOKENS, map(_A_USAGE, only))))
+    where = _where(only)
+    models, types = where[4], where[3]
+    tokens = _token_columns(list(map(_A_USAGE, only)))
     costs, estimated = _costs(only, types, models, tokens, price_of)
     return RowBatch([
         list(map(_ID, records)), list(map(_TS, records)), list(map(_CLIENT_DIALECT, records)),
         family, list(map(_SESSION, records)), list(map(_ASKED, records)),
-        _targets(instances, models), instances, list(map(_BACKEND, only)), types,
-        models, list(map(_DIALECT, only)), list(map(_A_FAST, only)),
+        *where, list(map(_A_FAST, only)),
         list(map(_STREAM, records)), list(map(_STATUS, records)),
         list(map(_OUTCOME, records)), [1] * n, [0] * n,
         list(map(mul, map(sub, map(_ENDED, records), started), repeat(1000.0))),
@@ -109,12 +109,23 @@ def plain_rows(records: Sequence[RequestRecord], only: Sequence[Attempt],
         list(map(_ERROR, records)), [None] * n])
 
 
-def _targets(instances: list[str], models: list[str]) -> list[str]:
-    """`instance:model` of each row; one string shared when the batch went to one place."""
-    if instances and instances.count(instances[0]) == len(instances) \
-            and models.count(models[0]) == len(models):
-        return [f"{instances[0]}:{models[0]}"] * len(instances)
-    return list(map("{}:{}".format, instances, models))
+def _where(only: Sequence[Attempt]) -> list[list[Any]]:
+    """target, instance, backend, backend_type, upstream_model and upstream_dialect of each
+    row. Attempts of a batch usually went to one instance and model (shared configuration
+    objects): then each column is one value repeated, read once."""
+    n = len(only)
+    instances = list(map(_T_INSTANCE, only))
+    infos = list(map(_T_MODEL, only))
+    if n and instances.count(instances[0]) == n and infos.count(infos[0]) == n:
+        instance, info = instances[0], infos[0]
+        provider = instance.provider
+        return [[f"{instance.name}:{info.id}"] * n, [instance.name] * n,
+                [provider.name] * n, [provider.settings.type] * n, [info.id] * n,
+                [info.dialect] * n]
+    names = list(map(_NAME, instances))
+    models = list(map(_NAME_ID, infos))
+    return [list(map("{}:{}".format, names, models)), names, list(map(_BACKEND, only)),
+            list(map(_BACKEND_TYPE, only)), models, list(map(_DIALECT, only))]
 
 
 def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
@@ -125,8 +136,8 @@ def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
     n = len(costs)
     if None not in costs:
         return costs, [False] * n
-    targets = set(zip(types, models, strict=True))
-    price = price_of(*next(iter(targets))) if len(targets) == 1 else None
+    one = types.count(types[0]) == n and models.count(models[0]) == n
+    price = price_of(types[0], models[0]) if one else None
     if price is not None and price.tier is None:  # one model, one price: column-wise
         read = price.cache_read if price.cache_read is not None else price.input
         write = price.cache_write if price.cache_write is not None else price.input
@@ -150,8 +161,8 @@ def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
     return costs, estimated
 
 
-def _token_columns(tokens: list[tuple[Any, ...]]) -> list[list[int]]:
-    cols = [list(col) for col in zip(*tokens, strict=True)] if tokens else [[]] * 5
+def _token_columns(usages: list[Any]) -> list[list[int]]:
+    cols = [list(map(getter, usages)) for getter in _TOKENS]
     if None in cols[4]:  # reasoning tokens: None when the upstream did not say
         cols[4] = [r or 0 for r in cols[4]]
     return cols
