@@ -84,6 +84,30 @@ def test_rows_round_trip_and_a_repeated_request_id_loses_nothing(use_store: Use[
     assert back[-1].attempt_list()[0]["target"] == "opencode-go:kimi-k2.6"
 
 
+@pytest.mark.parametrize("per_insert", [128, 32])
+def test_a_large_batch_of_columns_is_stored_whole_and_in_order(tmp_path: Path,
+                                                               per_insert: int) -> None:
+    """A batch of 443 rows (three full INSERTs of 128 and a remainder of 64 + 32 + 16 + 8 +
+    2 + 1, or 32-row INSERTs where SQLite allows fewer parameters) as the recorder hands it
+    over, a RowBatch of columns over two routes: every row back, equal, booleans as such."""
+    from crossway.observability.rows import RowBatch
+    rows = [make_row(request_id=f"req_{i:04d}", ts=T0 + i / 10, cost_estimated=i % 3 == 0,
+                     fast_path=i % 2 == 0, input_tokens=i, cost_usd=None if i % 5 else i / 7)
+            for i in range(443)]
+
+    async def go() -> list[UsageRow]:
+        store = SQLiteStore(tmp_path / "usage.db")
+        await store.open()
+        try:
+            store._rows_per_insert = per_insert
+            await store.write(RowBatch.of(rows))
+            return await store.recent(1000)
+        finally:
+            await store.close()
+    back = asyncio.run(go())
+    assert back[::-1] == rows
+
+
 def test_totals_errors_tokens_costs_and_percentiles(use_store: Use[Any]) -> None:
     rows = _sample()
 
