@@ -139,18 +139,21 @@ class Agg:
         self.cache_write_tokens += sum(col("cache_write_tokens"))
         self.reasoning_tokens += sum(col("reasoning_tokens"))
         costs = col("cost_usd")
-        unknown = costs.count(None)
-        if unknown < n:
+        # sum() of the usual column, all floats, runs in C; a None in it (a request without
+        # a price or a first byte) raises TypeError, and only then is it looked for.
+        try:
+            self.cost_usd += sum(costs)
+        except TypeError:
             self.cost_usd += sum(filter(None, costs))
-            self.estimated_cost_usd += sum(filter(None, compress(costs,
-                                                                 col("cost_estimated"))))
-        if unknown:
             self.unpriced += sum(1 for cost, i, o in zip(costs, col("input_tokens"),
                                                          col("output_tokens"), strict=True)
                                  if cost is None and (i or o))
+        self.estimated_cost_usd += sum(filter(None, compress(costs, col("cost_estimated"))))
         self.latency_sum += _timed(col("duration_ms"), self.latency, self.latency_buckets)
         ttfb = col("ttfb_ms")
-        if None in ttfb:
+        try:
+            sum(ttfb)
+        except TypeError:
             ttfb = list(filter(_not_none, ttfb))
         self.ttfb_sum += _timed(ttfb, self.ttfb, self.ttfb_buckets)
 
@@ -199,9 +202,8 @@ def _timed(ms: list[float], hist: LogHistogram, buckets: list[int]) -> float:
         else:
             buckets[b] += n
     if near:
-        for value, i in zip(ms, indexes, strict=True):
-            if i in near:
-                buckets[bisect.bisect_left(LATENCY_BUCKETS, value / 1000.0)] += 1
+        for value in compress(ms, map(near.__contains__, indexes)):
+            buckets[bisect.bisect_left(LATENCY_BUCKETS, value / 1000.0)] += 1
     return float(sum(ms)) / 1000.0
 
 
@@ -296,6 +298,16 @@ class LiveStats:
 
     def _count_attempts(self, batch: RowBatch, results: Iterable[AttemptResult]) -> None:
         attempts = self.attempts
+        n = len(batch)
+        listed_col, instances, models = (batch.column("attempts_json"),
+                                         batch.column("instance"),
+                                         batch.column("upstream_model"))
+        if listed_col[0] is None and listed_col.count(None) == n and instances[0] is not None \
+                and instances.count(instances[0]) == n and models.count(models[0]) == n:
+            # The usual batch: one clean attempt each, all to one instance and model.
+            only = (instances[0], models[0] or NONE_LABEL, "ok")
+            attempts[only] = attempts.get(only, 0) + n
+            return
         for (instance, model, listed), n in collections.Counter(zip(
                 batch.column("instance"), batch.column("upstream_model"),
                 batch.column("attempts_json"), strict=True)).items():
@@ -307,15 +319,16 @@ class LiveStats:
 
     def _add_to_series(self, batch: RowBatch, errors: int) -> None:
         col = batch.column
-        minutes = list(map(int, map(operator.floordiv, col("ts"), repeat(60))))
+        ts = col("ts")
         tokens = [col(name) for name in _TOKEN_FIELDS]
-        if min(minutes) != max(minutes):  # a batch across a minute's end: row by row
-            for minute, outcome, cost, *counts in zip(minutes, col("outcome"),
-                                                      col("cost_usd"), *tokens, strict=True):
-                self._point(minute, 1, int(outcome not in OK_OUTCOMES), sum(counts),
-                            cost or 0.0)
+        first = int(min(ts) // 60)
+        if first != int(max(ts) // 60):  # a batch across a minute's end: row by row
+            for start, outcome, cost, *counts in zip(ts, col("outcome"), col("cost_usd"),
+                                                     *tokens, strict=True):
+                self._point(int(start // 60), 1, int(outcome not in OK_OUTCOMES),
+                            sum(counts), cost or 0.0)
             return
-        self._point(minutes[0], len(batch), errors, sum(map(sum, tokens)),
+        self._point(first, len(batch), errors, sum(map(sum, tokens)),
                     sum(filter(None, col("cost_usd"))))
 
     def _point(self, minute: int, requests: int, errors: int, tokens: int,

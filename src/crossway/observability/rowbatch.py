@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from itertools import repeat
-from operator import add, attrgetter, eq, mul, sub, truediv
+from operator import add, attrgetter, eq, itemgetter, mul, sub, truediv
 from typing import TYPE_CHECKING, Any
 
 from crossway.observability.rows import RowBatch
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from crossway.observability.records import RequestRecord
 
 _ATTEMPTS = attrgetter("attempts")
+_FIRST = itemgetter(0)
 _ID = attrgetter("request_id")
 _TS = attrgetter("wall_started")
 _CLIENT_DIALECT = attrgetter("client_dialect")
@@ -68,16 +69,30 @@ def plain_attempts(records: Sequence[RequestRecord]) -> list[Attempt] | None:
     """Each record's one attempt when plain() holds for every record (checked a column at
     a time), else None."""
     n = len(records)
-    if list(map(len, map(_ATTEMPTS, records))).count(1) != n \
+    lists = list(map(_ATTEMPTS, records))
+    if list(map(len, lists)).count(1) != n \
             or list(map(_OUTCOME, records)).count("ok") != n \
-            or None in list(map(_FIRST_BYTE, records)) or None in list(map(_ENDED, records)):
+            or not _numbers(list(map(_FIRST_BYTE, records))) \
+            or not _numbers(list(map(_ENDED, records))):
         return None
-    only: list[Attempt] = [a[0] for a in map(_ATTEMPTS, records)]
+    only: list[Attempt] = list(map(_FIRST, lists))
     if (list(map(_A_FAILURE, only)).count(None) == n
             and all(map(eq, map(_STATUS, only), map(_STATUS, records)))
-            and None not in list(map(_A_USAGE, only))):
+            # A Usage is always true, None is not: `None in` would call Usage.__eq__ (a
+            # Python function, dataclasses make it) for every row.
+            and all(map(_A_USAGE, only))):
         return only
     return None
+
+
+def _numbers(column: list[Any]) -> bool:
+    """No None in a column of floats: sum() runs in C and raises at the first None, where
+    `None in column` compares every float with None the slow way."""
+    try:
+        sum(column)
+    except TypeError:
+        return False
+    return True
 
 
 def plain_rows(records: Sequence[RequestRecord], only: Sequence[Attempt],
@@ -89,7 +104,7 @@ def plain_rows(records: Sequence[RequestRecord], only: Sequence[Attempt],
     n = len(records)
     agents = list(map(_UA, records))
     family = list(map(families.get, agents))
-    if None in family:
+    if not all(family):  # a family is a non-empty string: None where not yet known
         family = [f if f is not None else family_of(ua) for f, ua in zip(family, agents,
                                                                           strict=True)]
     started = list(map(_STARTED, records))
@@ -134,7 +149,7 @@ def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
     """The upstream's own figure where it gave one, else the price table (estimated)."""
     costs: list[float | None] = list(map(_A_COST, only))
     n = len(costs)
-    if None not in costs:
+    if _numbers(costs):
         return costs, [False] * n
     one = types.count(types[0]) == n and models.count(models[0]) == n
     price = price_of(types[0], models[0]) if one else None
@@ -163,6 +178,6 @@ def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
 
 def _token_columns(usages: list[Any]) -> list[list[int]]:
     cols = [list(map(getter, usages)) for getter in _TOKENS]
-    if None in cols[4]:  # reasoning tokens: None when the upstream did not say
+    if not _numbers(cols[4]):  # reasoning tokens: None when the upstream did not say
         cols[4] = [r or 0 for r in cols[4]]
     return cols
