@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from crossway.observability.prices import GO_PRICES, ZEN_PRICES, estimate_cost, price_table
@@ -67,6 +69,34 @@ def test_a_batch_of_columns_hands_back_the_rows_it_was_made_of() -> None:
     assert type(batch[0]).__name__ == "UsageRow" and batch[0].input_tokens == 0
     with pytest.raises(ValueError, match="columns"):
         RowBatch([[1], [2]])
+
+
+@pytest.mark.parametrize("cached", [(True, True), (True, False), (False, True),
+                                    (False, False)])
+def test_column_wise_estimates_equal_price_cost_bit_for_bit(cached: tuple[bool, bool]) -> None:
+    """rowbatch prices a one-model batch a column at a time, leaving out cache terms that
+    are zero in every row: each cost must be the very float Price.cost makes."""
+    import random
+    from types import SimpleNamespace
+
+    from crossway.observability.prices import Price
+    from crossway.observability.rowbatch import _costs
+    rng = random.Random(11)
+    price = Price(0.6, 2.2, 0.11, 0.75)
+    n = 300
+    tokens = [[rng.randrange(0, 200_000) for _ in range(n)],
+              [rng.randrange(0, 20_000) for _ in range(n)],
+              [rng.randrange(0, 90_000) if cached[0] else 0 for _ in range(n)],
+              [rng.randrange(0, 9_000) if cached[1] else 0 for _ in range(n)],
+              [0] * n]
+    only: Any = [SimpleNamespace(cost=None) for _ in range(n)]
+    only[7] = SimpleNamespace(cost=0.5)  # the upstream's own figure wins
+    costs, estimated = _costs(only, ["opencode-go"] * n, ["kimi-k2.6"] * n, tokens,
+                              lambda *_: price)
+    for i in range(n):
+        expect = 0.5 if i == 7 else price.cost(tokens[0][i], tokens[1][i], tokens[2][i],
+                                               tokens[3][i])
+        assert costs[i] == expect and estimated[i] is (i != 7)
 
 
 def test_estimates_from_the_table() -> None:

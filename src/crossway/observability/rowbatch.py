@@ -157,11 +157,15 @@ def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
         read = price.cache_read if price.cache_read is not None else price.input
         write = price.cache_write if price.cache_write is not None else price.input
         ins, outs, reads, writes = tokens[:4]
-        # ((in + out) + read) + write, as Price.cost adds them: the same float, bit for bit.
-        priced = list(map(truediv, map(add, map(add, map(
-            add, map(mul, ins, repeat(price.input)), map(mul, outs, repeat(price.output))),
-            map(mul, reads, repeat(read))), map(mul, writes, repeat(write))),
-            repeat(1_000_000)))
+        # ((in + out) + read) + write, as Price.cost adds them: the same float, bit for bit
+        # (a term that is 0.0 in every row leaves each sum as it is, so it is skipped).
+        total: Any = map(add, map(mul, ins, repeat(price.input)),
+                         map(mul, outs, repeat(price.output)))
+        if any(reads):
+            total = map(add, total, map(mul, reads, repeat(read)))
+        if any(writes):
+            total = map(add, total, map(mul, writes, repeat(write)))
+        priced = list(map(truediv, total, repeat(1_000_000)))
         if costs.count(None) == n:
             return priced, [True] * n
         return ([c if c is not None else p for c, p in zip(costs, priced, strict=True)],
