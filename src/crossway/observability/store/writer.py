@@ -1,9 +1,10 @@
 """The batch writer: takes usage rows from the event loop and writes them in the background.
 
-`put()` is what the request path calls: it appends to a bounded in-memory buffer and
-returns, whatever the store is doing. A background task writes the buffer every
-`flush_interval` seconds, or sooner once `batch_size` rows wait, so a row is visible in the
-store within a couple of seconds. A slow disk or a database that is down never reaches a
+`put_many()` is what the recorder calls with each batch of rows (a RowBatch, kept as it
+is; `put()` takes one row): it appends to a bounded in-memory buffer and returns, whatever
+the store is doing. A background task writes the buffer every `flush_interval` seconds, or
+sooner once `batch_size` rows wait (whole batches, joined), so a row is visible in the store
+within a couple of seconds. A slow disk or a database that is down never reaches a
 request: rows that cannot be kept are dropped, counted, and the outage logged once (when it
 starts and when it ends), not once per row.
 """
