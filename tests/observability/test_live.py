@@ -236,6 +236,30 @@ def test_a_batch_of_one_group_counts_like_a_mixed_one() -> None:
     assert whole.attempts == parts.attempts == {("opencode-go", "kimi-k2.6", "ok"): 40}
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_access_lines_written_without_a_log_record_equal_formatted_ones(as_json: bool) -> None:
+    """The writer thread writes configure()'s access lines without making a LogRecord each:
+    every line must be what the configured formatter makes of the record (times across
+    seconds, milliseconds near 0 and 999, JSON and plain messages)."""
+    from crossway.observability import logsetup
+    created = [1_780_000_000.0, 1_780_000_000.0004, 1_780_000_000.9996, 1_780_000_001.5,
+               1_780_000_001.999999, 1_780_003_601.25]
+    messages = ["req=req_1 POST /v1/chat/completions status=200 total=1.2ms",
+                '{"req":"req_2","status":200}', "ünïcode and % signs %s"]
+    items = [(t, m) for t in created for m in messages]
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logsetup.JsonFormatter() if as_json
+                         else logging.Formatter(logsetup.TEXT_FORMAT))
+    q: queue.SimpleQueue[logsetup.QueueItem] = queue.SimpleQueue()
+    writer = logsetup.LogWriter(q, handler, access_format="json" if as_json else "text")
+    for item in items:
+        q.put(item)
+    writer._drain()
+    expected = [handler.format(logsetup._access_record(*item)) for item in items]
+    assert out.getvalue().splitlines() == expected
+
+
 def test_access_lines_queued_directly_read_like_logged_ones() -> None:
     """Under `crossway serve` the access line skips the logging machinery on the event loop
     (logsetup.access); the writer thread formats it as any record of crossway.access, and
