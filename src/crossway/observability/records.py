@@ -124,7 +124,7 @@ class RequestRecord:
     def log(self, as_json: bool = False) -> None:
         # One access line per request is on every request's path: build the message once
         # and, under `crossway serve`, put it on the log writer's queue as it is (the writer
-        # thread makes the LogRecord); else hand a ready record to the handlers, skipping
+        # thread writes the line); else hand a ready record to the handlers, skipping
         # Logger._log's caller lookup and %-formatting (docs/benchmarks.md).
         if not access_log.isEnabledFor(logging.INFO):
             return
