@@ -26,7 +26,7 @@ from itertools import compress, repeat
 from typing import Any
 
 from crossway.observability.records import RequestRecord
-from crossway.observability.rows import OK_OUTCOMES, RowBatch, UsageRow
+from crossway.observability.rows import OK_OUTCOMES, RowBatch, UsageRow, numbers_only
 from crossway.observability.store.base import PERCENTILES, Totals
 
 # Prometheus histogram bounds (seconds): LLM answers range from a cached 50 ms to minutes.
@@ -140,7 +140,7 @@ class Agg:
         self.reasoning_tokens += sum(col("reasoning_tokens"))
         costs = col("cost_usd")
         # sum() of the usual column, all floats, runs in C; a None in it (a request without
-        # a price or a first byte) raises TypeError, and only then is it looked for.
+        # a price) raises TypeError, and only then is it looked for.
         try:
             self.cost_usd += sum(costs)
         except TypeError:
@@ -151,9 +151,7 @@ class Agg:
         self.estimated_cost_usd += sum(filter(None, compress(costs, col("cost_estimated"))))
         self.latency_sum += _timed(col("duration_ms"), self.latency, self.latency_buckets)
         ttfb = col("ttfb_ms")
-        try:
-            sum(ttfb)
-        except TypeError:
+        if not numbers_only(ttfb):
             ttfb = list(filter(_not_none, ttfb))
         self.ttfb_sum += _timed(ttfb, self.ttfb, self.ttfb_buckets)
 

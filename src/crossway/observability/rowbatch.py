@@ -17,7 +17,7 @@ from itertools import repeat
 from operator import add, attrgetter, eq, itemgetter, mul, sub, truediv
 from typing import TYPE_CHECKING, Any
 
-from crossway.observability.rows import RowBatch
+from crossway.observability.rows import RowBatch, numbers_only
 
 if TYPE_CHECKING:
     from crossway.exchange import Attempt
@@ -72,8 +72,8 @@ def plain_attempts(records: Sequence[RequestRecord]) -> list[Attempt] | None:
     lists = list(map(_ATTEMPTS, records))
     if list(map(len, lists)).count(1) != n \
             or list(map(_OUTCOME, records)).count("ok") != n \
-            or not _numbers(list(map(_FIRST_BYTE, records))) \
-            or not _numbers(list(map(_ENDED, records))):
+            or not numbers_only(list(map(_FIRST_BYTE, records))) \
+            or not numbers_only(list(map(_ENDED, records))):
         return None
     only: list[Attempt] = list(map(_FIRST, lists))
     if (list(map(_A_FAILURE, only)).count(None) == n
@@ -83,16 +83,6 @@ def plain_attempts(records: Sequence[RequestRecord]) -> list[Attempt] | None:
             and all(map(_A_USAGE, only))):
         return only
     return None
-
-
-def _numbers(column: list[Any]) -> bool:
-    """No None in a column of floats: sum() runs in C and raises at the first None, where
-    `None in column` compares every float with None the slow way."""
-    try:
-        sum(column)
-    except TypeError:
-        return False
-    return True
 
 
 def plain_rows(records: Sequence[RequestRecord], only: Sequence[Attempt],
@@ -149,7 +139,7 @@ def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
     """The upstream's own figure where it gave one, else the price table (estimated)."""
     costs: list[float | None] = list(map(_A_COST, only))
     n = len(costs)
-    if _numbers(costs):
+    if numbers_only(costs):
         return costs, [False] * n
     one = types.count(types[0]) == n and models.count(models[0]) == n
     price = price_of(types[0], models[0]) if one else None
@@ -182,6 +172,6 @@ def _costs(only: Sequence[Attempt], types: list[str], models: list[str],
 
 def _token_columns(usages: list[Any]) -> list[list[int]]:
     cols = [list(map(getter, usages)) for getter in _TOKENS]
-    if not _numbers(cols[4]):  # reasoning tokens: None when the upstream did not say
+    if not numbers_only(cols[4]):  # reasoning tokens: None when the upstream did not say
         cols[4] = [r or 0 for r in cols[4]]
     return cols

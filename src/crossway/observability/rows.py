@@ -157,6 +157,16 @@ class RowBatch(Sequence[UsageRow]):
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
 
+def numbers_only(column: Sequence[Any]) -> bool:
+    """No None in a column of numbers: sum() runs in C and raises at the first None, where
+    `None in column` compares every float with None the slow way."""
+    try:
+        sum(column)
+    except TypeError:
+        return False
+    return True
+
+
 def attempts_json(attempts: Sequence[Mapping[str, Any]]) -> str:
     """Serialise per-attempt dicts (target, dialect, fast, status, failure, duration_ms)."""
     return orjson.dumps(list(attempts)).decode()
