@@ -218,21 +218,20 @@ class SQLiteStore(UsageStore):
         route_columns = [batch.columns[i] for i in _ROUTE_INDEXES]
         n = len(batch)
         if all(column.count(column[0]) == n for column in route_columns):  # the usual batch
-            route = tuple(column[0] for column in route_columns)
-            rid = routes.get(route)
-            if rid is None:
-                rid = routes[route] = _route_id(conn, route)
-            return [rid] * n
+            return [self._route(conn, tuple(column[0] for column in route_columns))] * n
         ids = list(map(routes.get, zip(*route_columns, strict=True), repeat(0)))
         if 0 in ids:
             for i, rid in enumerate(ids):
                 if not rid:
-                    route = tuple(column[i] for column in route_columns)
-                    found = routes.get(route)
-                    if found is None:
-                        found = routes[route] = _route_id(conn, route)
-                    ids[i] = found
+                    ids[i] = self._route(conn, tuple(column[i] for column in route_columns))
         return ids
+
+    def _route(self, conn: sqlite3.Connection, route: tuple[Any, ...]) -> int:
+        """A route's id, learnt from the database (and added there) the first time."""
+        rid = self._routes.get(route)
+        if rid is None:
+            rid = self._routes[route] = _route_id(conn, route)
+        return rid
 
     async def _aggregate(self, dim: GroupBy | None, since: float, until: float | None,
                          limit: int | None) -> list[Group]:
