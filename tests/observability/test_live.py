@@ -43,10 +43,10 @@ def test_empty_histogram_has_no_percentile() -> None:
     assert LogHistogram().percentile(0.5) is None
 
 
-def test_prometheus_buckets_from_the_log_buckets_equal_bisect_on_every_value() -> None:
-    """The Prometheus buckets are found per log bucket, and value by value only next to a
-    bound: every value, on a bound, a hair either side of one, or anywhere, lands where
-    bisect over the bounds puts it (le = less than or equal)."""
+def test_prometheus_buckets_of_a_batch_equal_bisect_on_every_value() -> None:
+    """The Prometheus buckets are counted a batch at a time: every value, on a bound, a hair
+    either side of one, or anywhere, lands where bisect over the bounds puts it (le = less
+    than or equal), and each value is in the log histogram too."""
     import random
 
     from crossway.observability.live import LATENCY_BUCKETS, _timed
@@ -288,3 +288,17 @@ def test_access_lines_queued_directly_read_like_logged_ones() -> None:
         "INFO crossway.access: req=req_2 the usual way"]
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
     assert all(re.match(stamp + " INFO ", line) for line in lines)
+
+
+def test_recent_rows_are_the_last_hundred_across_batches_of_any_size() -> None:
+    from crossway.observability.live import RECENT, LiveStats
+    live = LiveStats(clock=lambda: T0)
+    sent: list[object] = []
+    n = 0
+    for size in (3, 1, 250, 7, 99, 1, 100, 40, 0, 60, 2):
+        rows = [make_row(request_id=f"req_{n + i}", ts=T0 + (n + i) / 100)
+                for i in range(size)]
+        n += size
+        live.add_rows(rows, [])
+        sent += rows
+        assert live.recent == sent[-RECENT:]

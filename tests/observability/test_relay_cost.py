@@ -268,7 +268,8 @@ def test_rows_made_a_column_at_a_time_equal_rows_made_one_by_one() -> None:
             failed, MemoryDownstream())
     failed.record.status, failed.record.outcome = 429, "error"
     failed.record.mark_ended()
-    assert rowbatch.plain_attempts(plain) is not None and not rowbatch.plain(failed.record)
+    assert rowbatch.plain_columns(plain) is not None and not rowbatch.plain(failed.record)
+    assert rowbatch.plain_columns([*plain, failed.record]) is None
     recorder = Recorder(LiveStats(), None, QuotaMeter(None))
 
     def one_by_one(records: list[Any]) -> list[Any]:

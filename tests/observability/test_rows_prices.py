@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from crossway.observability.prices import GO_PRICES, ZEN_PRICES, estimate_cost, price_table
@@ -77,7 +75,6 @@ def test_column_wise_estimates_equal_price_cost_bit_for_bit(cached: tuple[bool, 
     """rowbatch prices a one-model batch a column at a time, leaving out cache terms that
     are zero in every row: each cost must be the very float Price.cost makes."""
     import random
-    from types import SimpleNamespace
 
     from crossway.observability.prices import Price
     from crossway.observability.rowbatch import _costs
@@ -89,9 +86,9 @@ def test_column_wise_estimates_equal_price_cost_bit_for_bit(cached: tuple[bool, 
               [rng.randrange(0, 90_000) if cached[0] else 0 for _ in range(n)],
               [rng.randrange(0, 9_000) if cached[1] else 0 for _ in range(n)],
               [0] * n]
-    only: Any = [SimpleNamespace(cost=None) for _ in range(n)]
-    only[7] = SimpleNamespace(cost=0.5)  # the upstream's own figure wins
-    costs, estimated = _costs(only, ["opencode-go"] * n, ["kimi-k2.6"] * n, tokens,
+    reported: list[float | None] = [None] * n
+    reported[7] = 0.5  # the upstream's own figure wins
+    costs, estimated = _costs(reported, ["opencode-go"] * n, ["kimi-k2.6"] * n, tokens,
                               lambda *_: price)
     for i in range(n):
         expect = 0.5 if i == 7 else price.cost(tokens[0][i], tokens[1][i], tokens[2][i],

@@ -191,14 +191,23 @@ class Recorder:
         if self.writer is not None:
             self.writer.put_many(rows)
 
+    def _plain_rows(self, records: list[RequestRecord]) -> RowBatch:
+        """Rows of records that are all plain (rowbatch.plain)."""
+        if not records:
+            return RowBatch.of([])
+        columns = rowbatch.plain_columns(records)
+        if columns is None:
+            raise ValueError("records that are not plain cannot be made into rows at once")
+        return rowbatch.plain_rows(columns, self._families, self._family, self._price_of)
+
     def _rows(self, records: list[RequestRecord]) -> tuple[RowBatch, list[tuple[str, str, str]]]:
         """The batch's rows in its order, and (instance, model, result) of every attempt of
         the rows that list their attempts."""
         flags: list[bool] | None = None
-        only = rowbatch.plain_attempts(records)
-        if only is not None:
+        columns = rowbatch.plain_columns(records)
+        if columns is not None:
             try:
-                return rowbatch.plain_rows(records, only, self._families, self._family,
+                return rowbatch.plain_rows(columns, self._families, self._family,
                                            self._price_of), []
             except Exception:  # a bug: the batch goes row by row instead, said loudly
                 log.exception("making %d usage rows at once failed", len(records))
@@ -206,8 +215,7 @@ class Recorder:
         if flags is None:
             flags = list(map(rowbatch.plain, records))
         simple = [r for r, f in zip(records, flags, strict=True) if f]
-        made = iter(rowbatch.plain_rows(simple, [r.attempts[0] for r in simple],
-                                        self._families, self._family, self._price_of))
+        made = iter(self._plain_rows(simple))
         rows: list[UsageRow] = []
         listed: list[tuple[str, str, str]] = []
         for record, flag in zip(records, flags, strict=True):

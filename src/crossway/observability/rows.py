@@ -104,7 +104,7 @@ class RowBatch(Sequence[UsageRow]):
 
     __slots__ = ("columns",)
 
-    def __init__(self, columns: Sequence[list[Any]]) -> None:
+    def __init__(self, columns: Sequence[Sequence[Any]]) -> None:
         if len(columns) != len(COLUMNS):
             raise ValueError(f"a usage row has {len(COLUMNS)} columns, not {len(columns)}")
         self.columns = list(columns)
@@ -129,7 +129,7 @@ class RowBatch(Sequence[UsageRow]):
                 into += column
         return cls(columns)
 
-    def column(self, name: str) -> list[Any]:
+    def column(self, name: str) -> Sequence[Any]:
         return self.columns[_INDEX[name]]
 
     def take(self, indexes: Sequence[int]) -> RowBatch:
