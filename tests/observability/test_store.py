@@ -108,6 +108,45 @@ def test_a_large_batch_of_columns_is_stored_whole_and_in_order(tmp_path: Path,
     assert back[::-1] == rows
 
 
+def test_columns_one_batch_shares_are_bound_once_and_read_back_per_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns holding one value in every row of a batch are bound once per INSERT: batches
+    where a column is shared and where it is not, a lone row (every column shared), a float
+    column whose shared value is the int 0, NULL in some rows only, and more layouts than
+    the store keeps INSERT texts for: every row back as written."""
+    from crossway.observability.rows import RowBatch
+    from crossway.observability.store import sqlite as sqlite_store
+    monkeypatch.setattr(sqlite_store, "MAX_STATEMENTS", 3)
+    batches = [
+        [make_row(request_id=f"a{i}", ts=T0 + i, status=200, error=None, attempts_json=None,
+                  cost_usd=0, cache_read_tokens=0, conversation="ses_1") for i in range(5)],
+        [make_row(request_id=f"b{i}", ts=T0 + 10 + i, status=200 if i % 2 else 502,
+                  error="refused" if i == 2 else None, cost_usd=i / 3,
+                  cache_read_tokens=7, conversation=None if i % 2 else f"ses_{i}")
+         for i in range(6)],
+        [make_row(request_id="c0", ts=T0 + 20, error="alone", ttfb_ms=None)],
+        [make_row(request_id=f"d{i}", ts=T0 + 30 + i, ttfb_ms=None if i else 4.0,
+                  instance="opencode-go.2" if i == 1 else "opencode-go")
+         for i in range(3)],
+    ]
+
+    async def go() -> list[UsageRow]:
+        store = SQLiteStore(tmp_path / "usage.db")
+        await store.open()
+        try:
+            for batch in batches + batches[:1]:
+                await store.write(RowBatch.of(batch))
+                assert len(store._inserts) <= 3
+            return await store.recent(100)
+        finally:
+            await store.close()
+    back = sorted(asyncio.run(go()), key=lambda r: (r.ts, r.request_id))
+    sent = sorted([r for b in batches + batches[:1] for r in b],
+                  key=lambda r: (r.ts, r.request_id))
+    assert back == sent
+    assert type(back[0].cost_usd) is float and back[0].cost_usd == 0.0
+
+
 def test_totals_errors_tokens_costs_and_percentiles(use_store: Use[Any]) -> None:
     rows = _sample()
 

@@ -63,8 +63,8 @@ _PER_ROW = len(FACT_COLUMNS) + 1  # values bound per row: its own, and its route
 _ROUTE_INDEXES = tuple(COLUMNS.index(c) for c in ROUTE_COLUMNS)
 _FACT_INDEXES = tuple(COLUMNS.index(c) for c in FACT_COLUMNS)
 _BOOL_FACTS = tuple(i for i, c in enumerate(FACT_COLUMNS) if c in BOOL_COLUMNS)
-_NULLABLE_FACTS = tuple(FACT_COLUMNS.index(c) for c in (
-    "conversation", "ttfb_ms", "cost_usd", "error", "attempts_json"))
+_INSERT_COLUMNS = (*FACT_COLUMNS, "route")
+MAX_STATEMENTS = 64  # INSERT texts kept (batch layouts x sizes; a handful in practice)
 
 
 def _power_of_two(n: int) -> int:
@@ -80,6 +80,27 @@ def _route_id(conn: sqlite3.Connection, route: tuple[Any, ...]) -> int:
     return int(row[0])
 
 
+def _insert_text(n: int, columns: tuple[str, ...], shared: tuple[bool, ...]) -> str:
+    """INSERT of n rows: a column of its own takes a parameter per row (?1, ?2, ... row
+    after row), a column shared by the batch one parameter that every row names (numbered
+    after the rows')."""
+    width = shared.count(False)
+    common = [f"?{n * width + j + 1}" for j in range(len(shared) - width)]
+    rows = []
+    p = 0
+    for _ in range(n):
+        named = iter(common)
+        cells = []
+        for one in shared:
+            if one:
+                cells.append(next(named))
+            else:
+                p += 1
+                cells.append(f"?{p}")
+        rows.append(f"({', '.join(cells)})")
+    return f"INSERT INTO requests ({', '.join(columns)}) VALUES {', '.join(rows)}"
+
+
 class SQLiteStore(UsageStore):
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 5.0) -> None:
         self.path = Path(path)
@@ -89,7 +110,8 @@ class SQLiteStore(UsageStore):
         self._executor: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
         self._rconn: sqlite3.Connection | None = None
-        self._inserts: dict[tuple[int, tuple[str, ...]], str] = {}  # rows, columns
+        # (rows, columns, which are shared by the batch) -> INSERT text
+        self._inserts: dict[tuple[int, tuple[str, ...], tuple[bool, ...]], str] = {}
         self._rows_per_insert = ROWS_PER_INSERT
         # Route (ROUTE_COLUMNS values) -> its id in `routes`; used on the writer thread only.
         self._routes: dict[tuple[Any, ...], int] = {}
@@ -153,12 +175,13 @@ class SQLiteStore(UsageStore):
             raise
         return conn
 
-    def _insert_sql(self, n: int, columns: tuple[str, ...]) -> str:
-        stmt = self._inserts.get((n, columns))
+    def _insert_sql(self, n: int, columns: tuple[str, ...], shared: tuple[bool, ...]) -> str:
+        key = (n, columns, shared)
+        stmt = self._inserts.get(key)
         if stmt is None:
-            one = "(" + ", ".join("?" * len(columns)) + ")"
-            stmt = self._inserts[(n, columns)] = (
-                f"INSERT INTO requests ({', '.join(columns)}) VALUES {', '.join([one] * n)}")
+            if len(self._inserts) >= MAX_STATEMENTS:
+                self._inserts.clear()
+            stmt = self._inserts[key] = _insert_text(n, columns, shared)
         return stmt
 
     async def write(self, rows: Sequence[UsageRow]) -> None:
@@ -174,13 +197,13 @@ class SQLiteStore(UsageStore):
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 with _transaction(conn):
-                    names, values = self._values(conn, batch)
-                    n, width = len(batch), len(names)
+                    names, shared, values, constants = self._values(conn, batch)
+                    n, width = len(batch), shared.count(False)
                     i = 0
                     while i < n:
                         k = min(per, _power_of_two(n - i))
-                        conn.execute(self._insert_sql(k, names),
-                                     values[i * width:(i + k) * width])
+                        conn.execute(self._insert_sql(k, names, shared),
+                                     values[i * width:(i + k) * width] + constants)
                         i += k
             except BaseException:
                 # Routes this transaction added are gone with it: forget every id learnt.
@@ -189,28 +212,42 @@ class SQLiteStore(UsageStore):
         await self._run(insert)
 
     def _values(self, conn: sqlite3.Connection, batch: RowBatch,
-                ) -> tuple[tuple[str, ...], list[Any]]:
-        """The columns this batch binds, and every row's values of them, flat, in the
-        INSERT's order (writer thread), read from the batch's columns.
+                ) -> tuple[tuple[str, ...], tuple[bool, ...], list[Any], list[Any]]:
+        """What this batch's INSERTs bind (writer thread), read from the batch's columns:
+        the columns, which of them hold one value in every row, the other columns' values
+        row by row (flat), and the shared ones' values.
 
-        The sqlite3 module binds an exact int, float or str directly, but anything else
-        (None, a bool) only after looking for an adapter and failing: an AttributeError
-        made and dropped per value, ~15% of the writer thread's instructions per row
-        (callgrind). So booleans are bound as 0/1, and a nullable column that is NULL in
-        every row of the batch (most rows have no error and no attempts JSON) is left out
-        of the INSERT instead of bound as None row after row."""
+        Binding costs more than storing: each value is a call into the sqlite3 module and
+        SQLite takes its connection's mutex per call. Most columns of a usual batch hold one
+        value throughout (status 200, outcome ok, one attempt, no cache tokens, the route):
+        bound once per INSERT and named by every row (?NNN), they cost a third of the
+        writer's instructions less per row (docs/benchmarks.md). A nullable column that is
+        NULL in every row is left out altogether. And booleans are bound as 0/1: the sqlite3
+        module binds an exact int, float or str directly, anything else only after looking
+        for an adapter and failing (an AttributeError made and dropped per value)."""
         columns = batch.columns
-        facts = [columns[i] for i in _FACT_INDEXES]
+        facts: list[Sequence[Any]] = [columns[i] for i in _FACT_INDEXES]
         for i in _BOOL_FACTS:
             facts[i] = list(map(int, facts[i]))
+        facts.append(self._route_ids(conn, batch))
         n = len(batch)
-        absent = [i for i in _NULLABLE_FACTS
-                  if facts[i][0] is None and facts[i].count(None) == n]
-        for i in reversed(absent):
-            del facts[i]
-        names = (*(c for i, c in enumerate(FACT_COLUMNS) if i not in absent), "route")
-        return names, list(chain.from_iterable(zip(*facts, self._route_ids(conn, batch),
-                                                   strict=True)))
+        names: list[str] = []
+        shared: list[bool] = []
+        varying: list[Sequence[Any]] = []
+        constants: list[Any] = []
+        for name, column in zip(_INSERT_COLUMNS, facts, strict=True):
+            first = column[0]
+            one = column.count(first) == n
+            if one and first is None:
+                continue  # NULL in every row: the column's default
+            names.append(name)
+            shared.append(one)
+            if one:
+                constants.append(first)
+            else:
+                varying.append(column)
+        values = list(chain.from_iterable(zip(*varying, strict=True)))
+        return tuple(names), tuple(shared), values, constants
 
     def _route_ids(self, conn: sqlite3.Connection, batch: RowBatch) -> list[int]:
         """Each row's route id (0 is no id: routes count from 1), added when new."""
