@@ -157,6 +157,8 @@ def _costs(reported: Sequence[float | None], types: Sequence[str], models: Seque
 
 def _token_columns(usages: Sequence[Any]) -> list[Sequence[int]]:
     cols: list[Sequence[int]] = list(zip(*map(_TOKENS, usages), strict=True))
-    if not numbers_only(cols[4]):  # reasoning tokens: None when the upstream did not say
-        cols[4] = [r or 0 for r in cols[4]]
+    reasoning = cols[4]  # None where the upstream did not say (most answers): 0
+    if not numbers_only(reasoning):
+        n = len(reasoning)
+        cols[4] = [0] * n if reasoning.count(None) == n else [r or 0 for r in reasoning]
     return cols
