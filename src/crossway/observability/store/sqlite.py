@@ -237,7 +237,8 @@ class SQLiteStore(UsageStore):
         constants: list[Any] = []
         for name, column in zip(_INSERT_COLUMNS, facts, strict=True):
             first = column[0]
-            one = column.count(first) == n
+            # The last row first: a column of its own rarely ends as it began (ids, times).
+            one = column[-1] == first and column.count(first) == n
             if one and first is None:
                 continue  # NULL in every row: the column's default
             names.append(name)
