@@ -27,7 +27,13 @@ from operator import truediv
 from typing import Any
 
 from crossway.observability.records import RequestRecord
-from crossway.observability.rows import OK_OUTCOMES, RowBatch, UsageRow, numbers_only
+from crossway.observability.rows import (
+    OK_OUTCOMES,
+    RowBatch,
+    UsageRow,
+    numbers_only,
+    one_value,
+)
 from crossway.observability.store.base import PERCENTILES, Totals
 
 # Prometheus histogram bounds (seconds): LLM answers range from a cached 50 ms to minutes.
@@ -256,7 +262,7 @@ class LiveStats:
             return
         keys = [batch.column(name) for name in _GROUP_FIELDS]
         groups: dict[tuple[Any, ...], RowBatch]
-        if all(column.count(column[0]) == n for column in keys):  # the usual batch
+        if all(map(one_value, keys)):  # the usual batch
             groups = {tuple(column[0] for column in keys): batch}
         else:
             where: dict[tuple[Any, ...], list[int]] = {}
@@ -308,8 +314,8 @@ class LiveStats:
         listed_col, instances, models = (batch.column("attempts_json"),
                                          batch.column("instance"),
                                          batch.column("upstream_model"))
-        if listed_col[0] is None and listed_col.count(None) == n and instances[0] is not None \
-                and instances.count(instances[0]) == n and models.count(models[0]) == n:
+        if listed_col[0] is None and instances[0] is not None \
+                and one_value(listed_col) and one_value(instances) and one_value(models):
             # The usual batch: one clean attempt each, all to one instance and model.
             only = (instances[0], models[0] or NONE_LABEL, "ok")
             attempts[only] = attempts.get(only, 0) + n

@@ -191,13 +191,8 @@ class Recorder:
         if self.writer is not None:
             self.writer.put_many(rows)
 
-    def _plain_rows(self, records: list[RequestRecord]) -> RowBatch:
-        """Rows of records that are all plain (rowbatch.plain)."""
-        if not records:
-            return RowBatch.of([])
-        columns = rowbatch.plain_columns(records)
-        if columns is None:
-            raise ValueError("records that are not plain cannot be made into rows at once")
+    def _plain_rows(self, columns: rowbatch.Columns) -> RowBatch:
+        """Rows of records that are all plain, from their columns (rowbatch.plain_columns)."""
         return rowbatch.plain_rows(columns, self._families, self._family, self._price_of)
 
     def _rows(self, records: list[RequestRecord]) -> tuple[RowBatch, list[tuple[str, str, str]]]:
@@ -207,15 +202,17 @@ class Recorder:
         columns = rowbatch.plain_columns(records)
         if columns is not None:
             try:
-                return rowbatch.plain_rows(columns, self._families, self._family,
-                                           self._price_of), []
+                return self._plain_rows(columns), []
             except Exception:  # a bug: the batch goes row by row instead, said loudly
                 log.exception("making %d usage rows at once failed", len(records))
                 flags = [False] * len(records)
         if flags is None:
             flags = list(map(rowbatch.plain, records))
         simple = [r for r, f in zip(records, flags, strict=True) if f]
-        made = iter(self._plain_rows(simple))
+        columns = rowbatch.plain_columns(simple)  # None only when there are none
+        if simple and columns is None:
+            raise ValueError("records that are not plain cannot be made into rows at once")
+        made = iter(self._plain_rows(columns) if columns is not None else ())
         rows: list[UsageRow] = []
         listed: list[tuple[str, str, str]] = []
         for record, flag in zip(records, flags, strict=True):

@@ -19,7 +19,7 @@ from itertools import repeat
 from operator import add, attrgetter, itemgetter, mul, sub, truediv
 from typing import TYPE_CHECKING, Any
 
-from crossway.observability.rows import RowBatch, numbers_only
+from crossway.observability.rows import RowBatch, numbers_only, one_value
 
 if TYPE_CHECKING:
     from crossway.observability.recorder import PriceLookup
@@ -104,7 +104,7 @@ def _where(instances: Sequence[Any], infos: Sequence[Any]) -> list[Sequence[Any]
     instance and model (shared configuration objects): then each column is one value
     repeated, read once."""
     n = len(instances)
-    if n and instances.count(instances[0]) == n and infos.count(infos[0]) == n:
+    if one_value(instances) and one_value(infos):
         instance, info = instances[0], infos[0]
         provider = instance.provider
         return [[f"{instance.name}:{info.id}"] * n, [instance.name] * n,
@@ -125,7 +125,7 @@ def _costs(reported: Sequence[float | None], types: Sequence[str], models: Seque
     n = len(costs)
     if numbers_only(costs):
         return costs, [False] * n
-    one = types.count(types[0]) == n and models.count(models[0]) == n
+    one = one_value(types) and one_value(models)
     price = price_of(types[0], models[0]) if one else None
     if price is not None and price.tier is None:  # one model, one price: column-wise
         read = price.cache_read if price.cache_read is not None else price.input

@@ -167,6 +167,16 @@ def numbers_only(column: Sequence[Any]) -> bool:
     return True
 
 
+def one_value(column: Sequence[Any]) -> bool:
+    """Every row holds the first row's value (as list.count sees it: the same object, or
+    equal). The last row is looked at first: a column of its own rarely ends as it began
+    (ids, times), and then count() need not compare them all."""
+    if not column:
+        return False
+    first, last = column[0], column[-1]
+    return (last is first or last == first) and column.count(first) == len(column)
+
+
 def attempts_json(attempts: Sequence[Mapping[str, Any]]) -> str:
     """Serialise per-attempt dicts (target, dialect, fast, status, failure, duration_ms)."""
     return orjson.dumps(list(attempts)).decode()

@@ -21,6 +21,7 @@ from crossway.observability.rows import (
     COLUMNS,
     RowBatch,
     UsageRow,
+    one_value,
     row_from_values,
 )
 from crossway.observability.store import sql
@@ -230,15 +231,13 @@ class SQLiteStore(UsageStore):
         for i in _BOOL_FACTS:
             facts[i] = list(map(int, facts[i]))
         facts.append(self._route_ids(conn, batch))
-        n = len(batch)
         names: list[str] = []
         shared: list[bool] = []
         varying: list[Sequence[Any]] = []
         constants: list[Any] = []
         for name, column in zip(_INSERT_COLUMNS, facts, strict=True):
             first = column[0]
-            # The last row first: a column of its own rarely ends as it began (ids, times).
-            one = column[-1] == first and column.count(first) == n
+            one = one_value(column)
             if one and first is None:
                 continue  # NULL in every row: the column's default
             names.append(name)
@@ -255,7 +254,7 @@ class SQLiteStore(UsageStore):
         routes: dict[tuple[Any, ...], int] = self._routes
         route_columns = [batch.columns[i] for i in _ROUTE_INDEXES]
         n = len(batch)
-        if all(column.count(column[0]) == n for column in route_columns):  # the usual batch
+        if all(map(one_value, route_columns)):  # the usual batch
             return [self._route(conn, tuple(column[0] for column in route_columns))] * n
         ids = list(map(routes.get, zip(*route_columns, strict=True), repeat(0)))
         if 0 in ids:
